@@ -1,0 +1,79 @@
+//! The shared engine of the fence agents: ClusterLabs fence-agents'
+//! `fencing.py`, in Rust.
+//!
+//! An agent is data plus a few functions: its [`AgentSpec`] (name, docs,
+//! the options it picks from the [registry](options::catalogue)) and a
+//! `connect` function that returns a [`Device`]. Everything else — argv and
+//! stdin parsing, validation, `delay`, polling until the power state is
+//! verified, deadlines, retries, exit codes and messages, logging,
+//! metadata, man page — is here.
+//!
+//! ```no_run
+//! use agent_framework::*;
+//!
+//! /// A "device" whose single plug is a file holding "on" or "off".
+//! struct FileDevice(std::path::PathBuf);
+//!
+//! impl Device for FileDevice {
+//!     fn power_state(&mut self, _: &Plug, _: Deadline) -> Result<PowerState, FenceError> {
+//!         match std::fs::read_to_string(&self.0).as_deref() {
+//!             Ok("on") => Ok(PowerState::On),
+//!             Ok("off") => Ok(PowerState::Off),
+//!             _ => Err(FenceError::Status("unreadable state file".into())),
+//!         }
+//!     }
+//!     fn set_power(&mut self, _: &Plug, to: PowerState, _: Deadline) -> Result<(), FenceError> {
+//!         let word = if to == PowerState::On { "on" } else { "off" };
+//!         std::fs::write(&self.0, word).map_err(|e| FenceError::Device(e.to_string()))
+//!     }
+//!     fn list(&mut self, _: bool, _: Deadline) -> Result<Vec<Outlet>, FenceError> {
+//!         Ok(vec![])
+//!     }
+//!     fn disconnect(&mut self) {}
+//! }
+//!
+//! fn connect(cfg: &Config, _: Deadline) -> Result<Box<dyn Device>, FenceError> {
+//!     Ok(Box::new(FileDevice(cfg.text("ip").unwrap_or("/tmp/state").into())))
+//! }
+//!
+//! fn main() {
+//!     let agent = AgentSpec {
+//!         name: "fence_file",
+//!         shortdesc: "Fence agent for a file",
+//!         longdesc: "Powers a file on and off.",
+//!         vendor_url: "https://example.org",
+//!         symlinks: &[],
+//!         options: OptionSet::pick(&["ip", "plug"]),
+//!         password: PasswordRule::Optional,
+//!         has_list: true,
+//!         validate: no_extra_validation,
+//!         connect,
+//!         man_sections: &[],
+//!     };
+//!     run::main(&[&agent]);
+//! }
+//! ```
+
+pub mod action;
+pub mod agent;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod input;
+pub mod logging;
+pub mod manpage;
+pub mod metadata;
+pub mod options;
+pub mod password_script;
+pub mod run;
+pub mod secret;
+pub mod signals;
+pub mod timing;
+
+pub use agent::{no_extra_validation, AgentSpec, ConnectFn, ManSection, PasswordRule};
+pub use config::{Action, Config};
+pub use device::{Device, Outlet, Plug, PowerState};
+pub use error::FenceError;
+pub use options::{OptionSet, OptionSpec, Required, ValueKind};
+pub use secret::Secret;
+pub use timing::{Deadline, Seconds, Timeouts};

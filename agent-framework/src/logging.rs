@@ -1,0 +1,185 @@
+//! Logging to stderr, syslog and a debug file, as fence-agents does.
+//!
+//! stderr lines look like `2024-01-31 12:00:00,123 ERROR: message`; `quiet`
+//! silences stderr only. Syslog gets the agent's name as ident and the
+//! daemon facility. The debug file gets everything at debug level. Every
+//! line, on every sink, passes through [`crate::secret::mask`] first.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+    Debug,
+    /// Protocol traffic, at verbose level 3 and above.
+    Trace,
+}
+
+impl Level {
+    fn label(self) -> &'static str {
+        match self {
+            Level::Error => "ERROR",
+            Level::Warning => "WARNING",
+            Level::Info => "INFO",
+            Level::Debug | Level::Trace => "DEBUG",
+        }
+    }
+}
+
+struct Sinks {
+    /// Highest level written to stderr and syslog.
+    threshold: Level,
+    stderr: bool,
+    syslog: Option<syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>>,
+    debug_file: Option<File>,
+    /// The debug file records debug detail even when stderr does not.
+    debug_file_threshold: Level,
+}
+
+static SINKS: Mutex<Sinks> = Mutex::new(Sinks {
+    threshold: Level::Warning,
+    stderr: true,
+    syslog: None,
+    debug_file: None,
+    debug_file_threshold: Level::Debug,
+});
+
+fn sinks() -> std::sync::MutexGuard<'static, Sinks> {
+    match SINKS.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Verbosity from `verbose_level`: 0 warnings and errors, 1 and 2 also
+/// info and debug, 3 and more also protocol traffic.
+pub fn set_verbose_level(level: u32) {
+    let mut s = sinks();
+    s.threshold = match level {
+        0 => Level::Warning,
+        1 | 2 => Level::Debug,
+        _ => Level::Trace,
+    };
+    if level >= 3 {
+        s.debug_file_threshold = Level::Trace;
+    }
+}
+
+pub fn set_quiet(quiet: bool) {
+    sinks().stderr = !quiet;
+}
+
+/// Start logging to syslog; failure (no /dev/log in a container) is not an
+/// error for a fence agent, it only loses that sink.
+pub fn open_syslog(ident: &str) {
+    let formatter = syslog::Formatter3164 {
+        facility: syslog::Facility::LOG_DAEMON,
+        hostname: None,
+        process: ident.to_string(),
+        pid: std::process::id(),
+    };
+    if let Ok(logger) = syslog::unix(formatter) {
+        sinks().syslog = Some(logger);
+    }
+}
+
+pub fn open_debug_file(path: &str) -> std::io::Result<()> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    sinks().debug_file = Some(f);
+    Ok(())
+}
+
+pub fn enabled(level: Level) -> bool {
+    let s = sinks();
+    level <= s.threshold || (s.debug_file.is_some() && level <= s.debug_file_threshold)
+}
+
+/// Write one message (possibly several lines) at `level`.
+pub fn log(level: Level, message: &str) {
+    let masked = crate::secret::mask(message);
+    let mut s = sinks();
+    let stamp = timestamp();
+    for line in masked.lines() {
+        let formatted = format!("{stamp} {}: {line}\n", level.label());
+        if level <= s.threshold && s.stderr {
+            let _ = std::io::stderr().write_all(formatted.as_bytes());
+        }
+        if level <= s.debug_file_threshold {
+            if let Some(f) = s.debug_file.as_mut() {
+                let _ = f.write_all(formatted.as_bytes());
+            }
+        }
+        if level <= s.threshold && level <= Level::Info {
+            if let Some(sl) = s.syslog.as_mut() {
+                let _ = match level {
+                    Level::Error => sl.err(line),
+                    Level::Warning => sl.warning(line),
+                    _ => sl.info(line),
+                };
+            }
+        }
+    }
+}
+
+pub fn error(message: impl AsRef<str>) {
+    log(Level::Error, message.as_ref())
+}
+pub fn warning(message: impl AsRef<str>) {
+    log(Level::Warning, message.as_ref())
+}
+pub fn info(message: impl AsRef<str>) {
+    log(Level::Info, message.as_ref())
+}
+pub fn debug(message: impl AsRef<str>) {
+    log(Level::Debug, message.as_ref())
+}
+/// Protocol traffic. Callers check [`enabled`] first when building the
+/// message is costly.
+pub fn trace(message: impl AsRef<str>) {
+    log(Level::Trace, message.as_ref())
+}
+
+/// Local time as `YYYY-mm-dd HH:MM:SS,mmm`, the format of fence-agents'
+/// log lines.
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    let millis = now.subsec_millis();
+    // SAFETY: localtime_r is the reentrant form; `tm` is a plain C struct
+    // that it fills in completely.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    if !ok {
+        return format!("@{secs},{millis:03}");
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        millis
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_shape() {
+        let t = super::timestamp();
+        assert_eq!(t.len(), 23, "{t}");
+        assert_eq!(&t[4..5], "-");
+        assert_eq!(&t[19..20], ",");
+    }
+}
