@@ -1,0 +1,1 @@
+//! A fake ESXi host: OpenSSH sshd and dropbear on loopback with a fake vim-cmd.

@@ -1,0 +1,234 @@
+//! Shared helpers: locating the built agents, running one with argv or
+//! stdin and a time limit, free loopback ports, temporary directories.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The cargo target profile directory the tests were built into
+/// (`target/debug`), found from the test executable's own path
+/// (`target/debug/deps/<test>`).
+pub fn target_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CTS_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+/// Path of a binary built by the workspace (`fence_vmware`, ...). The
+/// test command builds every binary before running the tests; a missing
+/// one is a setup error, reported as such.
+pub fn bin(name: &str) -> PathBuf {
+    let p = target_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first",
+        p.display()
+    );
+    p
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// What an agent run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (wanted {code})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn assert_stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn assert_stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn assert_nothing_contains(&self, secret: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(secret) && !self.stderr.contains(secret),
+            "output contains the secret {secret:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// How to start an agent.
+pub struct AgentRun {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+    limit: Duration,
+}
+
+impl AgentRun {
+    /// `program` is a path (a binary or a symlink to one, whose name
+    /// selects the personality).
+    pub fn new(program: impl AsRef<Path>) -> AgentRun {
+        let mut cmd = Command::new(program.as_ref());
+        // Tests must not depend on the caller's environment.
+        cmd.env_remove("PCMK_service");
+        AgentRun {
+            cmd,
+            stdin: None,
+            limit: Duration::from_secs(60),
+        }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// FenceAgentAPI input: these lines on stdin, no arguments.
+    pub fn stdin(mut self, text: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// The test fails if the agent runs longer than this.
+    pub fn limit(mut self, d: Duration) -> Self {
+        self.limit = d;
+        self
+    }
+
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    pub fn run(mut self) -> Outcome {
+        let started = Instant::now();
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("start agent");
+        if let Some(mut stdin) = child.stdin.take() {
+            if let Some(data) = self.stdin.take() {
+                let _ = stdin.write_all(&data);
+            }
+        }
+        let pid = child.id();
+        let limit = self.limit;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            if rx.recv_timeout(limit).is_err() {
+                // Still running past the limit: kill it so the test fails
+                // with a message rather than hanging.
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        });
+        let out = child.wait_with_output().expect("wait for agent");
+        let _ = tx.send(());
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < limit,
+            "agent ran {elapsed:?}, over the test's limit {limit:?}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed,
+        }
+    }
+}
+
+/// A port on 127.0.0.1 free right now (the OS picks it).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("cts-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether the tests run as root (sshd, users, Pacemaker need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// Skip a test that cannot run here, loudly: the message names why, and
+/// under CI (CI=true) a skip is a failure, since CI has what it needs.
+pub fn skip_unless(condition: bool, why: &str) -> bool {
+    if condition {
+        return false;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("cannot run under CI: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    true
+}

@@ -1,0 +1,1 @@
+//! VMware's vSphere simulator (govmomi), built from cts/vcsim and run on loopback.
