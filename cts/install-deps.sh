@@ -1,0 +1,47 @@
+#!/bin/bash
+# Installs what building and testing the agents needs on Debian 12, and
+# nothing when it is all there already. Needs root (apt-get).
+#
+# Rust itself is not installed here: Debian 12's rustc is older than the
+# crates need; use rustup's stable toolchain (README, "Requirements").
+set -euo pipefail
+
+PACKAGES=(
+    # building: ssh2 links libssh2 with OpenSSL; the HTTPS client uses OpenSSL
+    build-essential pkg-config libssl-dev make
+    # the test peers: OpenSSH's sshd and dropbear, VMware's simulator (govmomi) built with Go
+    openssh-server openssh-client dropbear-bin golang-go golang-github-vmware-govmomi-dev
+    # Pacemaker's own programs, the cluster stack, pcs, and fence-agents (RelaxNG schema,
+    # the Python agents compared against)
+    pacemaker pacemaker-cli-utils corosync pcs fence-agents
+    # metadata validation (xmllint), timing (hyperfine), process tools
+    libxml2-utils hyperfine procps psmisc curl ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # Installing pacemaker must not start daemons: there is no init system
+    # in CI, and the tests start what they need themselves.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "install-deps: cargo not found; install Rust >= 1.75 with rustup (see README)" >&2
+    exit 1
+fi
