@@ -47,11 +47,10 @@ pub fn main(agents: &[&AgentSpec]) -> ! {
 }
 
 fn fail(e: &FenceError) -> i32 {
+    // Bad input is one line that names the problem; fence-agents adds a
+    // "Please use '-h' for usage" line, which says nothing more.
     for line in e.message_lines() {
         logging::error(line);
-    }
-    if matches!(e, FenceError::Usage(_)) {
-        logging::error("Please use '-h' for usage");
     }
     e.exit_code()
 }
