@@ -129,6 +129,10 @@ impl OptionSpec {
         self.shortdesc = Cow::Borrowed(d);
         self
     }
+    fn longdesc(mut self, d: &'static str) -> Self {
+        self.longdesc = Some(Cow::Borrowed(d));
+        self
+    }
     fn secret(mut self) -> Self {
         self.secret = true;
         self
@@ -224,7 +228,8 @@ pub fn catalogue() -> Vec<OptionSpec> {
         OptionSpec::new("ssl_secure", "ssl-secure", Boolean, 1)
             .desc("Use SSL connection with verifying certificate"),
         OptionSpec::new("ssl_insecure", "ssl-insecure", Boolean, 1)
-            .desc("Use SSL connection without verifying certificate"),
+            .desc("Use SSL connection without verifying certificate")
+            .longdesc("Only a true value (1, yes, on, true) turns certificate verification off; 0, no, off and false leave it on (fence-agents took any value, 0 included, as on)."),
         OptionSpec::new("notls", "notls", Boolean, 1)
             .short('t')
             .desc("Do not use TLS: plain HTTP"),
@@ -288,7 +293,8 @@ pub fn catalogue() -> Vec<OptionSpec> {
             .desc("Wait X seconds before fencing is started"),
         OptionSpec::new("disable_timeout", "disable-timeout", BooleanValue, 200)
             .placeholder("[true/false]")
-            .desc("Disable timeout (true/false) (default: true when run from Pacemaker 2.0+)"),
+            .desc("Disable timeout (true/false) (default: true when run from Pacemaker 2.0+)")
+            .longdesc("When true (the default when Pacemaker's fencer runs the agent, PCMK_service=pacemaker-fenced), login_timeout, shell_timeout and power_timeout are ignored and the fencer's own timeout governs. Unlike fence-agents, no wait is then unbounded: connecting and logging in still give up after 60 seconds, each command after 60 seconds, and waiting for a power change after 300 seconds, so that the agent can still log out before Pacemaker kills it."),
         OptionSpec::new("login_timeout", "login-timeout", Second, 200)
             .placeholder("[seconds]")
             .default("5")
@@ -296,7 +302,8 @@ pub fn catalogue() -> Vec<OptionSpec> {
         OptionSpec::new("power_timeout", "power-timeout", Second, 200)
             .placeholder("[seconds]")
             .default("20")
-            .desc("Test X seconds for status change after ON/OFF"),
+            .desc("Test X seconds for status change after ON/OFF")
+            .longdesc("Wall-clock seconds: the status is polled every stonith_status_sleep seconds until the target state is seen or this time has passed (fence-agents counts polls instead, so a slow device made its timeout much longer). At least one poll is always made."),
         OptionSpec::new("power_wait", "power-wait", Second, 200)
             .placeholder("[seconds]")
             .default("0")
