@@ -378,6 +378,9 @@ impl OptionSet {
     }
 
     /// Add an option the catalogue does not have (agent-specific).
+    // The builder name is public API that agents already use; it takes
+    // and returns the set, which is not what `std::ops::Add` means.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, spec: OptionSpec) -> Self {
         self.specs.retain(|s| s.name != spec.name);
         self.specs.push(spec);

@@ -41,7 +41,7 @@ pub fn main(agents: &[&AgentSpec]) -> ! {
         &args,
         &mut stdout.lock(),
         &Environment::from_process(),
-        || input::read_stdin(),
+        input::read_stdin,
     );
     std::process::exit(code)
 }
