@@ -107,6 +107,7 @@ pub fn log(level: Level, message: &str) {
     let mut s = sinks();
     let stamp = timestamp();
     for line in masked.lines() {
+        let line = bounded(level, line);
         let formatted = format!("{stamp} {}: {line}\n", level.label());
         if level <= s.threshold && s.stderr {
             let _ = std::io::stderr().write_all(formatted.as_bytes());
@@ -126,6 +127,28 @@ pub fn log(level: Level, message: &str) {
             }
         }
     }
+}
+
+/// The longest message line written at info level and above. Messages
+/// quote user input (a plug name, an action) and device answers; a
+/// multi-megabyte line from a garbage input must not reach Pacemaker's log
+/// and syslog whole. Debug and protocol traces are left whole: they are
+/// asked for, and cut SOAP bodies would be useless.
+pub const MAX_LINE: usize = 4096;
+
+fn bounded(level: Level, line: &str) -> std::borrow::Cow<'_, str> {
+    if level >= Level::Debug || line.len() <= MAX_LINE {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut cut = MAX_LINE;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}... ({} more bytes)",
+        &line[..cut],
+        line.len() - cut
+    ))
 }
 
 pub fn error(message: impl AsRef<str>) {
@@ -175,6 +198,18 @@ fn timestamp() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_above_debug_only() {
+        let long = "é".repeat(MAX_LINE);
+        let cut = bounded(Level::Error, &long);
+        assert!(cut.len() < MAX_LINE + 40, "{}", cut.len());
+        assert!(cut.ends_with(" more bytes)"));
+        assert_eq!(bounded(Level::Debug, &long).len(), long.len());
+        assert_eq!(bounded(Level::Info, "short"), "short");
+    }
+
     #[test]
     fn timestamp_shape() {
         let t = super::timestamp();
