@@ -22,14 +22,17 @@ pub fn perform(
     match cfg.action {
         Action::List | Action::ListStatus => {
             let with_status = cfg.action == Action::ListStatus;
-            let outlets = device.list(with_status, Deadline::after(t.shell + t.power))?;
+            let outlets = device.list(
+                with_status,
+                Deadline::after(t.shell.saturating_add(t.power)),
+            )?;
             for o in &outlets {
                 print_line(out, &format_outlet(o, &cfg.separator, with_status))?;
             }
             Ok(exit_code::SUCCESS)
         }
         Action::Monitor => {
-            device.monitor(Deadline::after(t.shell + t.power))?;
+            device.monitor(Deadline::after(t.shell.saturating_add(t.power)))?;
             Ok(exit_code::SUCCESS)
         }
         Action::Status => {
@@ -53,7 +56,7 @@ pub fn perform(
                 return Ok(exit_code::SUCCESS);
             }
             let attempts = if target == PowerState::On {
-                1 + cfg.retry_on
+                cfg.retry_on.saturating_add(1)
             } else {
                 1
             };
@@ -223,7 +226,7 @@ impl MaxWith for Deadline {
 /// target was verified off (FenceAgentAPI).
 fn reboot(device: &mut dyn Device, cfg: &Config) -> Result<(), FenceError> {
     if cfg.cycle {
-        let attempts = 1 + cfg.retry_on;
+        let attempts = cfg.retry_on.saturating_add(1);
         let mut last = None;
         for plug in &cfg.plugs {
             for attempt in 1..=attempts {

@@ -169,6 +169,17 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// A validated non-negative integer option as a count: values above
+/// `u32::MAX` (which validation accepts) mean "as many as possible", not
+/// the default.
+pub(crate) fn saturating_u32(text: &str) -> Option<u32> {
+    let t = text.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(t.parse::<u32>().unwrap_or(u32::MAX))
+}
+
 /// Show a bad value in a message: quoted, cut short, secrets masked.
 fn shown(spec: &OptionSpec, value: &str) -> String {
     if spec.secret {
@@ -418,7 +429,7 @@ pub fn validate(
         },
     };
     let verbose_level = match raw.get("verbose_level") {
-        Some(v) => v.trim().parse::<u32>().unwrap_or(0),
+        Some(v) => saturating_u32(v).unwrap_or(0),
         None => verbose_count,
     };
 
@@ -436,7 +447,7 @@ pub fn validate(
             .unwrap_or_else(|| ",".into()),
         retry_on: values
             .get("retry_on")
-            .and_then(|v| v.trim().parse::<u32>().ok())
+            .and_then(|v| saturating_u32(v))
             .unwrap_or(1),
         delay: secs("delay"),
         quiet: values

@@ -65,7 +65,7 @@ fn early_logging(raw: &RawInput) {
     logging::set_quiet(quiet);
     let level = raw
         .get("verbose_level")
-        .and_then(|v| v.trim().parse::<u32>().ok())
+        .and_then(config::saturating_u32)
         .or_else(|| {
             raw.get("verbose").map(|v| {
                 v.trim()
