@@ -1326,3 +1326,36 @@ fn state_dir_paths_are_ours() {
     assert_eq!(o.stdout, "vm1,vm1\n");
     let _unused: PathBuf = dev.path().to_path_buf();
 }
+
+#[test]
+fn extreme_numbers_are_accepted_without_overflow() {
+    let dev = Dev::new("extreme");
+    dev.plug("vm1", "off").knob("vm1", "fail_on_n", "1");
+    let max = u64::MAX.to_string();
+    // Timeouts at the top of their range: no overflow adding them up.
+    for line in [
+        format!("action=list\nshell_timeout={max}\npower_timeout={max}"),
+        format!("action=monitor\nshell_timeout={max}\npower_timeout=1"),
+        format!("action=status\nplug=vm1\nlogin_timeout={max}\nshell_timeout={max}"),
+    ] {
+        let o = dev.stdin(&format!("{line}\n"));
+        assert_no_panic(&o);
+        assert!(o.code == 0 || o.code == 2, "{line}: {}", o.stderr);
+    }
+    // retry_on at the top of u32 and beyond: many attempts, not a crash
+    // or a silent fall back to the default.
+    for n in ["4294967295", "4294967296", "9223372036854775807"] {
+        dev.plug("vm1", "off");
+        let _ = std::fs::remove_file(dev.path().join("vm1.failures"));
+        let o = dev.stdin(&format!(
+            "action=on\nplug=vm1\nretry_on={n}\npower_timeout={max}\n"
+        ));
+        assert_no_panic(&o);
+        o.assert_code(0).assert_stdout_has("Success: Powered ON");
+    }
+    // On a lagging device a huge power_timeout is just a long deadline.
+    dev.knob("vm1", "lag", "1");
+    let o = dev.stdin(&format!("action=off\nplug=vm1\npower_timeout={max}\n"));
+    assert_no_panic(&o);
+    o.assert_code(0).assert_stdout_has("Success: Powered OFF");
+}
