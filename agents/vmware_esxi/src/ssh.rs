@@ -1,0 +1,567 @@
+//! One SSH session with the ESXi host: connect, verify the host key, log
+//! in, then run commands, each on its own exec channel. Never a PTY:
+//! ESXi runs out of them and needs a reboot to get them back.
+
+use std::io::{ErrorKind, Read};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agent_framework::logging;
+use agent_framework::{Deadline, FenceError, Secret};
+use ssh2::{ErrorCode, HashType, KeyboardInteractivePrompt, MethodType, Prompt, Session};
+
+use crate::known_hosts::{self, Verdict};
+use crate::ssh_options::Strict;
+
+/// Everything needed to open the session.
+pub struct Params {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub identity_file: Option<PathBuf>,
+    pub inet4_only: bool,
+    pub inet6_only: bool,
+    pub connect_timeout: Option<Duration>,
+    pub strict: Strict,
+    pub user_known_hosts: Vec<PathBuf>,
+    pub global_known_hosts: Vec<PathBuf>,
+}
+
+impl Params {
+    /// `host:port` as messages show it.
+    pub fn label(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A logged-in session.
+pub struct Ssh {
+    session: Session,
+    tcp: TcpStream,
+    label: String,
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+const LIBSSH2_ERROR_SOCKET_SEND: i32 = -7;
+const LIBSSH2_ERROR_SOCKET_DISCONNECT: i32 = -13;
+const LIBSSH2_ERROR_SOCKET_RECV: i32 = -43;
+/// Output larger than this is no vim-cmd output: stop reading.
+const MAX_OUTPUT: usize = 16 << 20;
+
+fn millis(deadline: Deadline) -> u32 {
+    deadline
+        .socket_timeout()
+        .as_millis()
+        .clamp(1, u32::MAX as u128) as u32
+}
+
+fn is_timeout(e: &ssh2::Error) -> bool {
+    e.code() == ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT)
+}
+
+fn is_disconnect(e: &ssh2::Error) -> bool {
+    matches!(
+        e.code(),
+        ErrorCode::Session(LIBSSH2_ERROR_SOCKET_SEND)
+            | ErrorCode::Session(LIBSSH2_ERROR_SOCKET_DISCONNECT)
+            | ErrorCode::Session(LIBSSH2_ERROR_SOCKET_RECV)
+    )
+}
+
+/// Answers every keyboard-interactive prompt with the password, and a
+/// round without prompts (ESXi sends one) with nothing.
+struct PasswordPrompter<'a> {
+    password: &'a Secret,
+    rounds: u32,
+}
+
+impl KeyboardInteractivePrompt for PasswordPrompter<'_> {
+    fn prompt<'b>(
+        &mut self,
+        _username: &str,
+        instructions: &str,
+        prompts: &[Prompt<'b>],
+    ) -> Vec<String> {
+        self.rounds += 1;
+        logging::debug(format!(
+            "keyboard-interactive round {}: {} prompt(s){}",
+            self.rounds,
+            prompts.len(),
+            if instructions.trim().is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", instructions.trim())
+            }
+        ));
+        // A server that keeps asking after a few rounds is refusing.
+        if self.rounds > 8 {
+            return Vec::new();
+        }
+        prompts
+            .iter()
+            .map(|_| self.password.expose().to_string())
+            .collect()
+    }
+}
+
+fn resolve(p: &Params) -> Result<Vec<SocketAddr>, FenceError> {
+    let addrs: Vec<SocketAddr> = (p.host.as_str(), p.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            FenceError::LoginDenied(format!("Unable to resolve host name {}: {e}", p.host))
+        })?
+        .filter(|a| (!p.inet4_only || a.is_ipv4()) && (!p.inet6_only || a.is_ipv6()))
+        .collect();
+    if addrs.is_empty() {
+        let family = if p.inet4_only { "IPv4" } else { "IPv6" };
+        return Err(FenceError::LoginDenied(format!(
+            "{} has no {family} address",
+            p.host
+        )));
+    }
+    Ok(addrs)
+}
+
+fn tcp_connect(p: &Params, deadline: Deadline) -> Result<TcpStream, FenceError> {
+    let addrs = resolve(p)?;
+    let deadline = match p.connect_timeout {
+        Some(t) => deadline.within(t),
+        None => deadline,
+    };
+    let mut last: Option<std::io::Error> = None;
+    let mut timed_out = false;
+    for a in &addrs {
+        if deadline.expired() {
+            timed_out = true;
+            break;
+        }
+        logging::debug(format!("Connecting to {a}"));
+        match TcpStream::connect_timeout(a, deadline.socket_timeout()) {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                logging::debug(format!("Connecting to {a}: {e}"));
+                if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock {
+                    timed_out = true;
+                }
+                last = Some(e);
+            }
+        }
+    }
+    if timed_out {
+        return Err(FenceError::TimedOut(format!(
+            "Connecting to {}: no answer in time (login_timeout or ConnectTimeout)",
+            p.label()
+        )));
+    }
+    Err(FenceError::LoginDenied(format!(
+        "Unable to connect to {}: {}",
+        p.label(),
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+fn known_hosts_files(p: &Params) -> Vec<PathBuf> {
+    p.user_known_hosts
+        .iter()
+        .chain(p.global_known_hosts.iter())
+        .cloned()
+        .collect()
+}
+
+fn verify_host_key(
+    session: &Session,
+    p: &Params,
+    entries: &[known_hosts::Entry],
+) -> Result<(), FenceError> {
+    let (key, _) = session
+        .host_key()
+        .ok_or_else(|| FenceError::LoginDenied(format!("{} did not show a host key", p.label())))?;
+    let key = key.to_vec();
+    let ktype = known_hosts::blob_type(&key).unwrap_or_else(|| "unknown".into());
+    let label = known_hosts::type_label(&ktype);
+    let fp = session
+        .host_key_hash(HashType::Sha256)
+        .map(known_hosts::fingerprint)
+        .unwrap_or_else(|| "SHA256:?".into());
+    let name = known_hosts::lookup_name(&p.host, p.port);
+    let files = known_hosts_files(p)
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let user_file = p
+        .user_known_hosts
+        .first()
+        .map(|f| f.display().to_string())
+        .unwrap_or_else(|| "~/.ssh/known_hosts".into());
+    let port_arg = if p.port == 22 {
+        String::new()
+    } else {
+        format!("-p {} ", p.port)
+    };
+    let keyscan = format!("ssh-keyscan {port_arg}-t {ktype} {} >> {user_file}", p.host);
+    match known_hosts::check(entries, &name, &key) {
+        Verdict::Match(e) => {
+            logging::debug(format!(
+                "Host key of {name} ({label} {fp}) matches {}:{}",
+                e.file.display(),
+                e.line
+            ));
+            Ok(())
+        }
+        Verdict::Revoked(e) => Err(FenceError::LoginDenied(format!(
+            "Host key verification failed: the {label} key {fp} of {name} is revoked ({}:{})",
+            e.file.display(),
+            e.line
+        ))),
+        Verdict::Changed(e) if p.strict != Strict::No => Err(FenceError::LoginDenied(format!(
+            "Host key verification failed: the {label} host key of {name} has CHANGED \
+             (someone may be intercepting the connection, or the host was reinstalled).\n\
+             Key shown now: {label} {fp}; the known key is at {}:{}.\n\
+             If the change is expected, check the fingerprint on the ESXi console, then run:\n\
+             ssh-keygen -R '{name}' -f {} && {keyscan}",
+            e.file.display(),
+            e.line,
+            e.file.display()
+        ))),
+        Verdict::Changed(_) => {
+            logging::warning(format!(
+                "StrictHostKeyChecking=no: the host key of {name} ({label} {fp}) differs from the known one; going on anyway"
+            ));
+            Ok(())
+        }
+        Verdict::Unknown { other_types } => match p.strict {
+            Strict::Yes => {
+                let others = if other_types.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (it is known with other key types only: {})",
+                        other_types.join(", ")
+                    )
+                };
+                Err(FenceError::LoginDenied(format!(
+                    "Host key verification failed: {name} is not a known host{others}.\n\
+                     Its {label} key fingerprint is {fp} (searched: {files}).\n\
+                     To trust it, check the fingerprint on the ESXi console, then run:\n\
+                     {keyscan}\n\
+                     or set ssh_options=\"-o StrictHostKeyChecking=accept-new\" once."
+                )))
+            }
+            Strict::AcceptNew => {
+                let path = p.user_known_hosts.first().cloned().ok_or_else(|| {
+                    FenceError::LoginDenied(format!(
+                        "{name} is not a known host and there is no known_hosts file to add it to"
+                    ))
+                })?;
+                append_known_host(&path, &known_hosts::entry_line(&name, &key)).map_err(|e| {
+                    FenceError::LoginDenied(format!(
+                        "Unable to add the host key of {name} to {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                logging::warning(format!(
+                    "Permanently added '{name}' ({label} {fp}) to {}",
+                    path.display()
+                ));
+                Ok(())
+            }
+            Strict::No => {
+                logging::warning(format!(
+                    "StrictHostKeyChecking=no: the host key of {name} ({label} {fp}) is not verified"
+                ));
+                Ok(())
+            }
+        },
+    }
+}
+
+fn append_known_host(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(f, "{line}")
+}
+
+fn auth_error(e: ssh2::Error, p: &Params, what: &str) -> FenceError {
+    if is_timeout(&e) {
+        FenceError::TimedOut(format!(
+            "{what} on {}: no answer within login_timeout",
+            p.label()
+        ))
+    } else if is_disconnect(&e) {
+        FenceError::LoginDenied(format!(
+            "{} closed the connection during {what}: {}",
+            p.label(),
+            e.message()
+        ))
+    } else {
+        FenceError::LoginDenied(format!("{what} on {} failed: {}", p.label(), e.message()))
+    }
+}
+
+fn authenticate(session: &Session, p: &Params) -> Result<(), FenceError> {
+    let user = p.user.as_str();
+    let offered = match session.auth_methods(user) {
+        Ok(m) => m.to_string(),
+        Err(_) if session.authenticated() => return Ok(()),
+        Err(e) => return Err(auth_error(e, p, "asking for the login methods")),
+    };
+    logging::debug(format!("{} offers: {offered}", p.label()));
+    let offers = |m: &str| offered.split(',').any(|o| o.trim() == m);
+    let mut tried: Vec<String> = Vec::new();
+    let mut causes: Vec<String> = Vec::new();
+    let mut note = |e: ssh2::Error, what: &str| -> Result<(), FenceError> {
+        if is_timeout(&e) || is_disconnect(&e) {
+            return Err(auth_error(e, p, what));
+        }
+        logging::debug(format!("{what}: {}", e.message()));
+        causes.push(format!("{what}: {}", e.message()));
+        Ok(())
+    };
+
+    if let Some(id) = &p.identity_file {
+        if offers("publickey") {
+            tried.push(format!("publickey ({})", id.display()));
+            let passphrase = p.password.as_ref().map(Secret::expose);
+            if let Err(e) = session.userauth_pubkey_file(user, None, id, passphrase) {
+                note(e, "publickey")?;
+            }
+        }
+    }
+    if !session.authenticated() {
+        if let Some(pw) = &p.password {
+            if offers("keyboard-interactive") {
+                tried.push("keyboard-interactive".into());
+                let mut prompter = PasswordPrompter {
+                    password: pw,
+                    rounds: 0,
+                };
+                if let Err(e) = session.userauth_keyboard_interactive(user, &mut prompter) {
+                    note(e, "keyboard-interactive")?;
+                }
+            }
+            if !session.authenticated() && offers("password") {
+                tried.push("password".into());
+                if let Err(e) = session.userauth_password(user, pw.expose()) {
+                    note(e, "password")?;
+                }
+            }
+        }
+    }
+    if !session.authenticated()
+        && p.identity_file.is_none()
+        && p.password.is_none()
+        && offers("publickey")
+    {
+        if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+            tried.push("publickey (ssh-agent)".into());
+            if let Err(e) = session.userauth_agent(user) {
+                note(e, "ssh-agent")?;
+            }
+        } else {
+            causes.push(
+                "no password, identity_file or ssh-agent (SSH_AUTH_SOCK) to log in with".into(),
+            );
+        }
+    }
+    if session.authenticated() {
+        logging::debug(format!("Logged in to {} as {user}", p.label()));
+        return Ok(());
+    }
+    let tried = if tried.is_empty() {
+        "nothing this agent could offer".to_string()
+    } else {
+        tried.join(", ")
+    };
+    let mut msg = format!(
+        "Authentication failed for user {user} on {} (tried: {tried}; the server offers: {offered})",
+        p.label()
+    );
+    for c in causes {
+        msg.push('\n');
+        msg.push_str(&c);
+    }
+    Err(FenceError::LoginDenied(msg))
+}
+
+impl Ssh {
+    /// Connect, verify the host key and log in, all within `deadline`.
+    pub fn connect(p: &Params, deadline: Deadline) -> Result<Ssh, FenceError> {
+        let (entries, notes) = known_hosts::load(&known_hosts_files(p));
+        for n in notes {
+            logging::debug(n);
+        }
+        let name = known_hosts::lookup_name(&p.host, p.port);
+        let known_types: Vec<String> = known_hosts::for_host(&entries, &name)
+            .iter()
+            .map(|e| e.key_type.clone())
+            .collect();
+
+        let tcp = tcp_connect(p, deadline)?;
+        let _ = tcp.set_nodelay(true);
+        let shutdown_handle = tcp
+            .try_clone()
+            .map_err(|e| FenceError::LoginDenied(format!("socket: {e}")))?;
+        // SIGTERM: end the session by closing its connection; that cannot
+        // block, whatever the main thread is waiting for.
+        if let Ok(h) = shutdown_handle.try_clone() {
+            agent_framework::signals::on_interrupt(move || {
+                let _ = h.shutdown(Shutdown::Both);
+            });
+        }
+
+        let mut session =
+            Session::new().map_err(|e| FenceError::Device(format!("libssh2: {e}")))?;
+        session.set_timeout(millis(deadline));
+        let pref = known_hosts::hostkey_preference(&known_types);
+        if let Err(e) = session.method_pref(MethodType::HostKey, &pref) {
+            logging::debug(format!("host key algorithm preference not set: {e}"));
+        }
+        session.set_tcp_stream(tcp);
+        session.handshake().map_err(|e| {
+            if is_timeout(&e) {
+                FenceError::TimedOut(format!(
+                    "SSH handshake with {}: no answer within login_timeout",
+                    p.label()
+                ))
+            } else {
+                FenceError::LoginDenied(format!(
+                    "SSH handshake with {} failed (is it an SSH server?): {}",
+                    p.label(),
+                    e.message()
+                ))
+            }
+        })?;
+        verify_host_key(&session, p, &entries)?;
+        session.set_timeout(millis(deadline));
+        authenticate(&session, p)?;
+        Ok(Ssh {
+            session,
+            tcp: shutdown_handle,
+            label: p.label(),
+        })
+    }
+
+    /// Run `command` on its own channel (no PTY), bounded by `deadline`.
+    pub fn run(&self, command: &str, deadline: Deadline) -> Result<Output, FenceError> {
+        logging::info(format!("Running on {}: {command}", self.label));
+        let timed_out = || {
+            FenceError::TimedOut(format!(
+                "`{command}` on {} did not finish in time (shell_timeout/power_timeout)",
+                self.label
+            ))
+        };
+        let fail = |e: ssh2::Error, what: &str| -> FenceError {
+            if is_timeout(&e) {
+                timed_out()
+            } else {
+                FenceError::ConnectionLost(format!(
+                    "{what} `{command}` on {}: {}",
+                    self.label,
+                    e.message()
+                ))
+            }
+        };
+        self.session.set_timeout(millis(deadline));
+        let mut channel = self
+            .session
+            .channel_session()
+            .map_err(|e| fail(e, "opening a channel for"))?;
+        self.session.set_timeout(millis(deadline));
+        channel.exec(command).map_err(|e| fail(e, "starting"))?;
+
+        let read_all = |stream_id: i32| -> Result<Vec<u8>, FenceError> {
+            let mut data = Vec::new();
+            let mut buf = [0u8; 8192];
+            let mut stream = channel.stream(stream_id);
+            loop {
+                if deadline.expired() {
+                    return Err(timed_out());
+                }
+                self.session.set_timeout(millis(deadline));
+                match stream.read(&mut buf) {
+                    Ok(0) => return Ok(data),
+                    Ok(n) => {
+                        data.extend_from_slice(&buf[..n]);
+                        if data.len() > MAX_OUTPUT {
+                            return Err(FenceError::Device(format!(
+                                "`{command}` printed more than {MAX_OUTPUT} bytes"
+                            )));
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::TimedOut => return Err(timed_out()),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(FenceError::ConnectionLost(format!(
+                            "reading the output of `{command}` on {}: {e}",
+                            self.label
+                        )))
+                    }
+                }
+            }
+        };
+        let result = read_all(0).and_then(|out| read_all(1).map(|err| (out, err)));
+        let (stdout, stderr) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // Do not wait for a hung command: close its channel with a
+                // short bound and report.
+                self.session.set_timeout(500);
+                let _ = channel.close();
+                return Err(e);
+            }
+        };
+        self.session.set_timeout(millis(deadline));
+        let _ = channel.wait_close();
+        let status = channel.exit_status().ok();
+        let out = Output {
+            status,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        };
+        logging::debug(format!(
+            "`{command}` exited {}",
+            status.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+        ));
+        for line in out.stdout.lines() {
+            logging::trace(format!("stdout: {line}"));
+        }
+        for line in out.stderr.lines() {
+            logging::trace(format!("stderr: {line}"));
+        }
+        Ok(out)
+    }
+
+    /// Log out and close the connection, bounded by a short wait.
+    pub fn close(&mut self) {
+        self.session.set_timeout(1000);
+        let _ = self
+            .session
+            .disconnect(None, "fence_vmware_esxi done", None);
+        let _ = self.tcp.shutdown(Shutdown::Both);
+    }
+}
