@@ -1008,6 +1008,26 @@ fn stuck_device_times_out_after_power_timeout_wall_clock() {
     assert_eq!(dev.state("vm1"), "on");
 }
 
+/// power_timeout is wall-clock time, not a count of polls: with reads
+/// that take a second each, fence-agents' count of 3 polls of
+/// (1 s read + 1 s sleep) would wait 6 s and more.
+#[test]
+fn power_timeout_is_wall_clock_with_slow_reads() {
+    let dev = Dev::new("slow");
+    dev.plug("vm1", "on")
+        .knob("vm1", "stuck", "")
+        .knob("vm1", "slow", "1");
+    let o = dev.stdin("action=off\nplug=vm1\npower_timeout=3\nstonith_status_sleep=1\n");
+    o.assert_code(1);
+    assert_eq!(first_error(&o), "Failed: Timed out waiting to power OFF");
+    // 1 s for the first read, then 3 s of polling.
+    assert!(
+        o.elapsed >= Duration::from_secs(4) && o.elapsed < Duration::from_millis(5500),
+        "{:?}",
+        o.elapsed
+    );
+}
+
 #[test]
 fn stuck_power_on_times_out_per_attempt() {
     let dev = Dev::new("stuck-on");
@@ -1210,10 +1230,14 @@ fn a_read_that_answers_at_its_deadline_fails_the_action() {
     assert_eq!(dev.call_names().last().unwrap(), "disconnect");
 }
 
-#[test]
-fn sigterm_during_a_hanging_action_cleans_up_and_exits_1() {
-    let dev = Dev::new("sigterm");
-    dev.plug("vm1", "on").knob("vm1", "hang", "forever");
+/// Start the agent on `input`, wait until `ready` holds, send `signal`;
+/// returns the exit code, stderr and the time from signal to exit.
+fn interrupt(
+    dev: &Dev,
+    input: &str,
+    ready: impl Fn(&Dev) -> bool,
+    signal: &str,
+) -> (Option<i32>, String, Duration) {
     let mut child = Command::new(bin("fence_cts_state"))
         .env_remove("PCMK_service")
         .stdin(Stdio::piped())
@@ -1224,17 +1248,20 @@ fn sigterm_during_a_hanging_action_cleans_up_and_exits_1() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        write!(stdin, "ip={}\naction=off\nplug=vm1\n", dev.ip()).unwrap();
+        write!(stdin, "ip={}\n{input}", dev.ip()).unwrap();
     }
     let started = Instant::now();
-    while !dev.call_names().contains(&"status vm1".to_string()) {
-        assert!(started.elapsed() < Duration::from_secs(10), "never hung");
+    while !ready(dev) {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("never got ready: {:?}", dev.call_names());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
     let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap()
         .success();
@@ -1245,21 +1272,64 @@ fn sigterm_during_a_hanging_action_cleans_up_and_exits_1() {
         }
         if signalled.elapsed() > Duration::from_secs(8) {
             let _ = child.kill();
-            panic!("still running 8 s after SIGTERM");
+            panic!("still running 8 s after {signal}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    let took = signalled.elapsed();
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    (
+        code,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        took,
+    )
+}
+
+#[test]
+fn sigterm_during_a_hanging_action_cleans_up_and_exits_1() {
+    let dev = Dev::new("sigterm");
+    dev.plug("vm1", "on").knob("vm1", "hang", "forever");
+    let (code, stderr, took) = interrupt(
+        &dev,
+        "action=off\nplug=vm1\n",
+        |d| d.call_names().contains(&"status vm1".to_string()),
+        "-TERM",
+    );
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(signalled.elapsed() < Duration::from_secs(3));
-    assert!(
-        dev.call_names().contains(&"cleanup".to_string()),
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(
+        dev.call_names().last().map(String::as_str),
+        Some("cleanup"),
         "{:?}",
         dev.call_names()
     );
     assert!(stderr.contains("interrupted by signal SIGTERM"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    for line in stderr.lines() {
+        assert!(parse_log_line(line).is_some(), "bad log line {line:?}");
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_during_the_delay_exit_1_before_connecting() {
+    for signal in ["-INT", "-TERM"] {
+        let dev = Dev::new("sigdelay");
+        dev.plug("vm1", "on");
+        let marker = dev.path().join("script-ran");
+        let (code, stderr, took) = interrupt(
+            &dev,
+            &format!(
+                "action=reboot\nplug=vm1\ndelay=20\npassword_script=touch {}; echo pw\n",
+                marker.display()
+            ),
+            |_| marker.exists(),
+            signal,
+        );
+        assert_eq!(code, Some(1), "{signal}: {stderr}");
+        assert!(took < Duration::from_secs(2), "{signal}: {took:?}");
+        assert!(dev.calls().is_empty(), "{:?}", dev.call_names());
+        assert!(stderr.contains("interrupted by signal SIG"), "{stderr}");
+    }
 }
 
 // ---------------------------------------------------------------- logging

@@ -16,6 +16,8 @@
 //! * `<plug>.on_fails`: power on always fails;
 //! * `<plug>.hang`: reading the state never returns (or, if the file says
 //!   `deadline`, returns a timeout when the call's deadline passes);
+//! * `<plug>.slow`: each state read takes this many seconds (bounded by
+//!   the call's deadline, as a network read would be);
 //! * `<plug>.alias`: the alias `list` shows (the plug name otherwise);
 //! * `login.fail`: connecting is refused;
 //! * `login.password`: connecting needs exactly this password.
@@ -37,6 +39,7 @@ const KNOBS: &[&str] = &[
     "failures",
     "on_fails",
     "hang",
+    "slow",
     "alias",
     "pending",
     "fail",
@@ -197,6 +200,16 @@ impl Device for StateDir {
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
+        }
+        if let Some(secs) = self.knob(plug, "slow").and_then(|s| s.parse::<u64>().ok()) {
+            let wait = Duration::from_secs(secs);
+            if wait > deadline.remaining() {
+                std::thread::sleep(deadline.remaining());
+                return Err(FenceError::TimedOut(format!(
+                    "no answer about plug {plug} before the deadline"
+                )));
+            }
+            std::thread::sleep(wait);
         }
         logging::trace(format!(
             "device traffic: read {}",
