@@ -413,7 +413,12 @@ pub fn validate(
         Timeouts {
             login: secs("login_timeout").duration(),
             shell: secs("shell_timeout").duration(),
-            power: secs("power_timeout").duration(),
+            // fence-agents takes power_timeout=0 as "no limit" (its
+            // disable_timeout sets it so); bounded here like the rest.
+            power: match secs("power_timeout") {
+                Seconds(0) => DISABLED_POWER_CEILING,
+                s => s.duration(),
+            },
             status_sleep: secs("stonith_status_sleep").duration(),
             power_wait: secs("power_wait").duration(),
         }

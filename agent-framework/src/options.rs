@@ -303,7 +303,7 @@ pub fn catalogue() -> Vec<OptionSpec> {
             .placeholder("[seconds]")
             .default("20")
             .desc("Test X seconds for status change after ON/OFF")
-            .longdesc("Wall-clock seconds: the status is polled every stonith_status_sleep seconds until the target state is seen or this time has passed (fence-agents counts polls instead, so a slow device made its timeout much longer). At least one poll is always made."),
+            .longdesc("Wall-clock seconds: the status is polled every stonith_status_sleep seconds until the target state is seen or this time has passed (fence-agents counts polls instead, so a slow device made its timeout much longer). At least one poll is always made. 0 means no limit of its own, as with fence-agents, but the wait still ends after 300 seconds."),
         OptionSpec::new("power_wait", "power-wait", Second, 200)
             .placeholder("[seconds]")
             .default("0")
