@@ -1429,3 +1429,15 @@ fn extreme_numbers_are_accepted_without_overflow() {
     assert_no_panic(&o);
     o.assert_code(0).assert_stdout_has("Success: Powered OFF");
 }
+
+/// fence-agents reads power_timeout=0 as "no limit" (it is how
+/// disable_timeout works there); here it waits up to the disable_timeout
+/// ceiling instead of giving up after one poll.
+#[test]
+fn power_timeout_zero_means_no_limit_of_its_own() {
+    let dev = Dev::new("power-timeout-0");
+    dev.plug("vm1", "on").knob("vm1", "lag", "2");
+    let o = dev.stdin("action=off\nplug=vm1\npower_timeout=0\n");
+    o.assert_code(0).assert_stdout_has("Success: Powered OFF");
+    assert!(o.elapsed >= Duration::from_secs(2), "{:?}", o.elapsed);
+}
