@@ -1,0 +1,117 @@
+//! The options of a run, turned into connection settings, and the checks
+//! `validate-all` makes without contacting anything.
+
+use std::path::PathBuf;
+
+use agent_framework::{Config, FenceError};
+
+use crate::vim25::{Endpoint, Family, TlsPolicy};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub endpoint: Endpoint,
+    pub tls: TlsPolicy,
+    pub family: Family,
+    pub username: String,
+    pub datacenter: Option<String>,
+}
+
+/// Plain HTTP only when asked for explicitly: `notls`, or `ssl` given and
+/// false.
+fn plain_http(cfg: &Config) -> bool {
+    cfg.flag("notls") || (cfg.is_given("ssl") && !cfg.flag("ssl"))
+}
+
+fn tls_policy(cfg: &Config) -> TlsPolicy {
+    if plain_http(cfg) {
+        TlsPolicy::PlainHttp
+    } else if cfg.flag("ssl_insecure") {
+        TlsPolicy::Insecure
+    } else {
+        TlsPolicy::Verify {
+            ca_file: cfg
+                .text("cacert")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_config(cfg: &Config) -> Result<Settings, FenceError> {
+        let tls = tls_policy(cfg);
+        let ip = cfg.text("ip").unwrap_or("");
+        let port = cfg
+            .integer("ipport")
+            .filter(|_| cfg.is_given("ipport"))
+            .map(|p| p as u16);
+        let endpoint = Endpoint::parse(ip, port, tls != TlsPolicy::PlainHttp)
+            .map_err(|e| FenceError::usage(format!("Failed: ip: {e}")))?;
+        let family = if cfg.flag("inet4_only") {
+            Family::V4
+        } else if cfg.flag("inet6_only") {
+            Family::V6
+        } else {
+            Family::Any
+        };
+        Ok(Settings {
+            endpoint,
+            tls,
+            family,
+            username: cfg.text("username").unwrap_or("").to_string(),
+            datacenter: cfg
+                .text("vmware_datacenter")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        })
+    }
+}
+
+/// The agent's own checks (both personalities).
+pub fn validate(cfg: &Config) -> Result<(), FenceError> {
+    let vmrun = matches!(
+        cfg.text("vmware_type")
+            .map(|t| t.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("server1") | Some("server2")
+    );
+    if vmrun {
+        return Ok(());
+    }
+    let secure_asked = ["ssl", "ssl_secure", "ssl_insecure"]
+        .iter()
+        .any(|o| cfg.flag(o));
+    if cfg.flag("notls") && secure_asked {
+        return Err(FenceError::usage(
+            "Failed: notls (plain HTTP) cannot be combined with ssl, ssl_secure or ssl_insecure",
+        ));
+    }
+    if plain_http(cfg) && cfg.flag("ssl_insecure") {
+        return Err(FenceError::usage(
+            "Failed: ssl=0 (plain HTTP) cannot be combined with ssl_insecure",
+        ));
+    }
+    if let Some(ca) = cfg.text("cacert").map(str::trim).filter(|s| !s.is_empty()) {
+        match tls_policy(cfg) {
+            TlsPolicy::PlainHttp => {
+                return Err(FenceError::usage(
+                    "Failed: cacert is given but TLS is off (notls or ssl=0)",
+                ))
+            }
+            TlsPolicy::Insecure => {
+                return Err(FenceError::usage(
+                    "Failed: cacert and ssl_insecure contradict each other: verify against cacert, or do not verify",
+                ))
+            }
+            TlsPolicy::Verify { .. } => {}
+        }
+        if !std::path::Path::new(ca).is_file() {
+            return Err(FenceError::usage(format!(
+                "Failed: cacert: {ca} is not a file"
+            )));
+        }
+    }
+    Settings::from_config(cfg).map(|_| ())
+}

@@ -1,0 +1,399 @@
+//! The two personalities, declared as data: fence_vmware (fence-agents'
+//! parameters, vmware_type esx by default) and fence_vmware_soap (its
+//! parameters and names, with safe defaults).
+
+use std::borrow::Cow;
+
+use agent_framework::{
+    AgentSpec, ConnectFn, ManSection, OptionSet, OptionSpec, PasswordRule, Required, ValueKind,
+};
+
+use crate::settings;
+
+const VENDOR_URL: &str = "https://www.vmware.com";
+
+const PLUG_DESC: &str =
+    "Virtual machine: name, inventory path, instance or BIOS UUID, or managed object id";
+
+const PLUG_LONG: &str = "The virtual machine to fence, as its name (web/01 finds the VM vCenter stores as web%2f01), \
+its inventory path (/datacenter/vm/folder/name), its instance UUID, its BIOS UUID (only when no other VM has the same one: clones share BIOS UUIDs) \
+or its managed object id (vm-123). Exactly one VM must match; when several do, nothing is done and their inventory paths are printed. \
+Several plugs may be given, separated by plug_separator.";
+
+/// The CA bundle option. fence-agents' VMware agents have none;
+/// fence_openstack calls it cacert, so the name is kept.
+fn cacert() -> OptionSpec {
+    OptionSpec {
+        name: "cacert",
+        deprecated: None,
+        short: None,
+        long: "cacert",
+        argv_aliases: vec!["ssl-ca-file"],
+        placeholder: Some("[cacert]"),
+        kind: ValueKind::Text,
+        default: None,
+        required: Required::No,
+        order: 2,
+        shortdesc: Cow::Borrowed(
+            "Path to a PEM file of CA certificates to trust instead of the system trust store",
+        ),
+        longdesc: Some(Cow::Borrowed(
+            "The server's certificate must be issued by one of these CAs and name the host given in ip. \
+Without it, the system trust store is used (OpenSSL's: SSL_CERT_FILE and SSL_CERT_DIR are honoured).",
+        )),
+        secret: false,
+    }
+}
+
+/// Options and descriptions both personalities share.
+fn common(set: OptionSet) -> OptionSet {
+    set.add(cacert())
+        .with_required("plug", Required::ForPowerActions)
+        .with_shortdesc("plug", PLUG_DESC)
+        .with_longdesc("plug", PLUG_LONG)
+        .with_shortdesc("ip", "Host name or IP address of vCenter or ESXi")
+        .with_longdesc(
+            "ip",
+            "A host name, an IPv4 or IPv6 address, optionally with :port. The TLS certificate must name it.",
+        )
+        .with_shortdesc(
+            "ipport",
+            "TCP port of the vSphere API (default: 443, or 80 with notls)",
+        )
+        .with_shortdesc("username", "vSphere user name (for instance fence@vsphere.local)")
+        .with_shortdesc(
+            "ssl_insecure",
+            "Use HTTPS without verifying the certificate (ssl_insecure=0 keeps verification on)",
+        )
+        .with_shortdesc(
+            "ssl",
+            "Use HTTPS with certificate verification (the default); ssl=0 means plain HTTP",
+        )
+        .with_shortdesc(
+            "ssl_secure",
+            "Use HTTPS with certificate verification (the default)",
+        )
+        .with_shortdesc("notls", "Use plain HTTP: no TLS at all (password sent in clear)")
+        .with_shortdesc(
+            "vmware_datacenter",
+            "Only look for virtual machines in this datacenter (name or inventory path)",
+        )
+        .with_longdesc(
+            "vmware_datacenter",
+            "Limits the search for the plug, and list, to the virtual machines of this datacenter: two VMs of the same name in different datacenters are then no longer ambiguous.",
+        )
+}
+
+const VMWARE_LONGDESC: &str = "fence_vmware fences virtual machines managed by VMware vCenter Server or a standalone ESXi host. \
+It speaks the vSphere Web Services API (SOAP over HTTPS) itself: no VMware SDK, Perl toolkit or helper program is needed.
+
+To fence, it logs in, finds the one virtual machine the plug names, asks for it to be powered off (or on), watches the task, \
+answers with its default choice a VM question that blocks the task, reads the power state back until it is verified, and logs out. \
+Logging out happens on every way out: success, failure, timeout and SIGTERM or SIGINT.
+
+The connection is HTTPS on port 443 with the certificate and host name verified against the system trust store or the cacert file. \
+Plain HTTP is only used when asked for with notls (or ssl=0).
+
+vmware_type=server1 and server2 keep fence-agents' older mode for VMware Server 1 and 2: the agent then runs VMware's vmrun command (exec, default /usr/bin/vmrun).";
+
+const SOAP_LONGDESC: &str = "fence_vmware_soap fences virtual machines managed by VMware vCenter Server or ESXi through the vSphere Web Services API (SOAP). \
+It is the same program as fence_vmware, answering to this name with the parameters of fence-agents' fence_vmware_soap.
+
+The plug may be a VM name, an inventory path (/datacenter/vm/folder/name), an instance or BIOS UUID or a managed object id; it must match exactly one virtual machine.
+
+Unlike fence-agents' agent, this one uses HTTPS with certificate verification by default; see the section on differences below.";
+
+const TLS_SECTION: ManSection = ManSection {
+    title: "TLS and ports",
+    text: "By default the agent connects with HTTPS to port 443 and verifies the server's certificate and host name, against the system trust store (SSL_CERT_FILE and SSL_CERT_DIR are honoured) or, when given, only against the CA certificates of cacert.
+
+ssl_insecure=1 (--ssl-insecure) turns verification off; the agent says so at verbose level. ssl_insecure=0 keeps verification on. ssl and ssl_secure ask for the default, verified HTTPS.
+
+Plain HTTP (port 80 unless ipport says otherwise) is only used with notls=1 (--notls) or ssl=0; the password then travels in clear. notls cannot be combined with ssl, ssl_secure or ssl_insecure.
+
+inet4_only and inet6_only restrict the addresses the host name may resolve to.",
+};
+
+const FINDING_SECTION: ManSection = ManSection {
+    title: "Finding the virtual machine",
+    text: "A plug that starts with / is an inventory path, looked up with the SearchIndex (names in it written as vCenter stores them, / in a name as %2f). \
+A plug shaped like a UUID is looked up as an instance UUID and as a BIOS UUID. vm-N is a managed object id. Any plug is also compared with every VM name, \
+with vCenter's escapes undone (%2f is /, %5c is \\e, %25 is %), so web/01 finds the VM listed as web/01.
+
+Exactly one virtual machine must match. When several match (two VMs of the same name, clones sharing a BIOS UUID), the agent exits 1 and lists their inventory paths; it powers nothing. \
+vmware_datacenter limits every search to one datacenter.
+
+The names are read once per run (one paged read of a container view); every later status poll reads one object only.",
+};
+
+const QUESTION_SECTION: ManSection = ManSection {
+    title: "VM questions",
+    text: "A virtual machine may ask a question that blocks its power operation (\"Did you move or copy this VM?\"). \
+When it blocks a task this agent started, the agent answers it with the question's default choice and logs the question and the answer. \
+When it cannot (no default, or the answer is refused), it fails with the question's text instead of waiting until the timeout.
+
+Powering off a virtual machine that is already off is a success once the state is read back as off.",
+};
+
+const VMWARE_LEGACY_SECTION: ManSection = ManSection {
+    title: "Compatibility with fence-agents",
+    text: "Every parameter of fence-agents' fence_vmware is accepted. vmware_type=esx (the default) is the vSphere API mode described here; fence-agents ran a Perl helper for it, this agent needs none. \
+In esx mode exec, ssh (secure), ssh_options, ssh_path, identity_file and port_as_ip are accepted and not used.
+
+vmware_type=server1 or server2 runs vmrun as fence-agents does: vmrun -h https://IP/sdk -u USER -p PASS -T server (server2) or vmrun -h HOST -u USER -p PASS -T server1 [-P PORT] (server1), \
+with list, listRegisteredVM, start PLUG and stop PLUG hard. vmrun must say it is version 2 or later. The plug is then the VM's configuration file as vmrun lists it ([datastore] path/name.vmx).
+
+Defaults that differ: fence-agents' ipport default was 22 (SSH); here the port is 443, or 80 with notls. list and list-status are added.",
+};
+
+const SOAP_DIFF_SECTION: ManSection = ManSection {
+    title: "Differences from fence-agents",
+    text: "fence-agents' fence_vmware_soap uses plain HTTP on port 80 unless ssl, ssl_secure or ssl_insecure is given. This agent uses HTTPS on port 443 with certificate verification unless notls=1 or ssl=0 is given; an existing configuration that relied on plain HTTP must add notls=1.
+
+notls means plain HTTP here (fence-agents' meaning, SSL 3.0 through gnutls-cli, is obsolete). gnutlscli_path is accepted and not used. ssl_insecure=0 no longer turns verification off.
+
+The plug may also be an instance or BIOS UUID, a managed object id, or a name with /; vmware_datacenter and cacert are added. A name that matches several virtual machines is an error instead of a guess.",
+};
+
+fn vmware_options() -> OptionSet {
+    common(OptionSet::pick(&[
+        "ip",
+        "ipport",
+        "username",
+        "password",
+        "password_script",
+        "identity_file",
+        "plug",
+        "ssh",
+        "ssh_options",
+        "ssl",
+        "ssl_secure",
+        "ssl_insecure",
+        "notls",
+        "inet4_only",
+        "inet6_only",
+        "exec",
+        "vmware_type",
+        "vmware_datacenter",
+        "port_as_ip",
+        "ssh_path",
+        "separator",
+    ]))
+    .with_kind("vmware_type", ValueKind::Select(&["esx", "server1", "server2"]))
+    .with_default("vmware_type", "esx")
+    .with_shortdesc(
+        "vmware_type",
+        "esx: the vSphere API (vCenter, ESXi); server1, server2: run vmrun (VMware Server)",
+    )
+    .with_shortdesc(
+        "exec",
+        "Path to vmrun for vmware_type server1 and server2 (default /usr/bin/vmrun); not used with esx",
+    )
+    .with_default("ssh", "1")
+    .with_shortdesc("ssh", "Accepted for compatibility; not used")
+    .with_shortdesc("ssh_options", "Accepted for compatibility; not used")
+    .with_shortdesc("ssh_path", "Accepted for compatibility; not used")
+    .with_shortdesc("identity_file", "Accepted for compatibility; not used")
+    .with_shortdesc("port_as_ip", "Accepted for compatibility; not used")
+}
+
+fn soap_options() -> OptionSet {
+    common(OptionSet::pick(&[
+        "ip",
+        "ipport",
+        "username",
+        "password",
+        "password_script",
+        "plug",
+        "ssl",
+        "ssl_secure",
+        "ssl_insecure",
+        "notls",
+        "inet4_only",
+        "inet6_only",
+        "vmware_datacenter",
+        "gnutlscli_path",
+        "separator",
+    ]))
+    .with_shortdesc("gnutlscli_path", "Accepted for compatibility; not used")
+}
+
+pub fn fence_vmware(connect: ConnectFn) -> AgentSpec {
+    AgentSpec {
+        name: "fence_vmware",
+        shortdesc: "Fence agent for VMware vCenter and ESXi (vSphere API)",
+        longdesc: VMWARE_LONGDESC,
+        vendor_url: VENDOR_URL,
+        symlinks: &[],
+        options: vmware_options(),
+        password: PasswordRule::Required,
+        has_list: true,
+        validate: settings::validate,
+        connect,
+        man_sections: &[
+            TLS_SECTION,
+            FINDING_SECTION,
+            QUESTION_SECTION,
+            VMWARE_LEGACY_SECTION,
+        ],
+    }
+}
+
+pub fn fence_vmware_soap(connect: ConnectFn) -> AgentSpec {
+    AgentSpec {
+        name: "fence_vmware_soap",
+        shortdesc: "Fence agent for VMware over the vSphere SOAP API",
+        longdesc: SOAP_LONGDESC,
+        vendor_url: VENDOR_URL,
+        symlinks: &[],
+        options: soap_options(),
+        password: PasswordRule::Required,
+        has_list: true,
+        validate: settings::validate,
+        connect,
+        man_sections: &[
+            TLS_SECTION,
+            FINDING_SECTION,
+            QUESTION_SECTION,
+            SOAP_DIFF_SECTION,
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dummy(
+        _: &agent_framework::Config,
+        _: agent_framework::Deadline,
+    ) -> Result<Box<dyn agent_framework::Device>, agent_framework::FenceError> {
+        Err(agent_framework::FenceError::Device("test".into()))
+    }
+
+    /// Every name fence-agents declares, canonical and deprecated
+    /// (from its metadata, /tmp/ref in the brief; copied here).
+    const FA_VMWARE: &[&str] = &[
+        "action",
+        "exec",
+        "identity_file",
+        "inet4_only",
+        "inet6_only",
+        "ip",
+        "ipaddr",
+        "ipport",
+        "login",
+        "passwd",
+        "passwd_script",
+        "password",
+        "password_script",
+        "plug",
+        "port",
+        "secure",
+        "ssh",
+        "ssh_options",
+        "username",
+        "vmware_type",
+        "vmware_datacenter",
+        "quiet",
+        "verbose",
+        "verbose_level",
+        "debug",
+        "debug_file",
+        "version",
+        "help",
+        "plug_separator",
+        "delay",
+        "disable_timeout",
+        "login_timeout",
+        "port_as_ip",
+        "power_timeout",
+        "power_wait",
+        "shell_timeout",
+        "stonith_status_sleep",
+        "retry_on",
+        "ssh_path",
+    ];
+    const FA_SOAP: &[&str] = &[
+        "action",
+        "ip",
+        "ipaddr",
+        "ipport",
+        "login",
+        "notls",
+        "passwd",
+        "passwd_script",
+        "password",
+        "password_script",
+        "plug",
+        "port",
+        "ssl",
+        "ssl_insecure",
+        "ssl_secure",
+        "username",
+        "quiet",
+        "verbose",
+        "verbose_level",
+        "debug",
+        "debug_file",
+        "version",
+        "help",
+        "plug_separator",
+        "separator",
+        "delay",
+        "disable_timeout",
+        "login_timeout",
+        "power_timeout",
+        "power_wait",
+        "shell_timeout",
+        "stonith_status_sleep",
+        "retry_on",
+        "gnutlscli_path",
+    ];
+
+    fn declared(spec: &AgentSpec) -> Vec<&'static str> {
+        spec.options
+            .specs()
+            .iter()
+            .flat_map(|s| std::iter::once(s.name).chain(s.deprecated))
+            .collect()
+    }
+
+    #[test]
+    fn every_fence_agents_parameter_is_declared() {
+        for (spec, want) in [
+            (fence_vmware(dummy), FA_VMWARE),
+            (fence_vmware_soap(dummy), FA_SOAP),
+        ] {
+            let have = declared(&spec);
+            for name in want {
+                assert!(have.contains(name), "{} lacks {name}", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn short_options_are_unique_per_personality() {
+        for spec in [fence_vmware(dummy), fence_vmware_soap(dummy)] {
+            let mut seen = std::collections::HashMap::new();
+            for s in spec.options.specs() {
+                if let Some(c) = s.short {
+                    if let Some(prev) = seen.insert(c, s.name) {
+                        panic!("{}: -{c} is {prev} and {}", spec.name, s.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_ampersand_in_texts() {
+        // The metadata writer (xmlwriter 0.1) does not escape '&'.
+        for spec in [fence_vmware(dummy), fence_vmware_soap(dummy)] {
+            assert!(!spec.longdesc.contains('&') && !spec.shortdesc.contains('&'));
+            for s in spec.options.specs() {
+                assert!(!s.shortdesc.contains('&'), "{}", s.name);
+            }
+        }
+    }
+}
