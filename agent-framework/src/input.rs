@@ -69,6 +69,7 @@ fn stdin_legacy_alias(key: &str) -> Option<&'static str> {
 ///
 /// Leading blanks before the key are ignored; the value is kept exactly as
 /// written, only the line ending removed (a password may end in a space).
+/// A value wholly in double quotes loses them, as with fence-agents.
 /// Lines starting with `#` are comments; a later value for the same key
 /// wins; unknown keys are ignored. Bytes that are not UTF-8 are an error
 /// only when they are in the value of an option the agent knows.
@@ -91,7 +92,7 @@ pub fn parse_stdin(bytes: &[u8], options: &OptionSet) -> Result<RawInput, FenceE
         let key = String::from_utf8_lossy(key_bytes).trim_end().to_string();
         let canonical_key = stdin_legacy_alias(&key).unwrap_or(&key);
         if key == "nodename" {
-            input.nodename = Some(utf8_value(&key, value_bytes)?);
+            input.nodename = Some(utf8_value(&key, unquoted(value_bytes))?);
             continue;
         }
         if STDIN_KEYS_NOT_OPTIONS.contains(&key.as_str()) {
@@ -104,10 +105,20 @@ pub fn parse_stdin(bytes: &[u8], options: &OptionSet) -> Result<RawInput, FenceE
                 continue;
             }
         };
-        let value = utf8_value(&key, value_bytes)?;
+        let value = utf8_value(&key, unquoted(value_bytes))?;
         input.values.insert(spec.name, value);
     }
     Ok(input)
+}
+
+/// fence-agents drops one pair of double quotes around a whole value
+/// (`ipaddr="10.0.0.1"`), and hand-written input relies on it. Anything
+/// else in the value, blanks included, is kept.
+fn unquoted(value: &[u8]) -> &[u8] {
+    match value {
+        [b'"', inner @ .., b'"'] => inner,
+        other => other,
+    }
 }
 
 fn utf8_value(key: &str, bytes: &[u8]) -> Result<String, FenceError> {
@@ -281,6 +292,16 @@ mod tests {
         assert_eq!(r.get("password"), Some("trailing space "));
         assert_eq!(r.get("plug"), Some("b"));
         assert_eq!(r.ignored_keys, vec!["bogus".to_string()]);
+    }
+
+    #[test]
+    fn stdin_drops_surrounding_double_quotes_only() {
+        let text = b"ip=\"h\"\npassword=\"a \"b\" \nplug=\"\nusername=\"\"\n";
+        let r = parse_stdin(text, &set()).unwrap();
+        assert_eq!(r.get("ip"), Some("h"));
+        assert_eq!(r.get("password"), Some("\"a \"b\" "));
+        assert_eq!(r.get("plug"), Some("\""));
+        assert_eq!(r.get("username"), Some(""));
     }
 
     #[test]

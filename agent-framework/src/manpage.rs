@@ -85,7 +85,7 @@ pub fn render(agent: &AgentSpec) -> String {
         paragraphs(agent.longdesc)
     ));
     s.push_str(&format!(
-        ".P\nOptions are read from the command line, or, when there is none, from standard input as \\fIkey=value\\fR lines (the form Pacemaker and fenced use). Lines starting with # are ignored, the last value of a key wins, and unknown keys are ignored.\n.P\nVendor URL: {}\n",
+        ".P\nOptions are read from the command line, or, when there is none, from standard input as \\fIkey=value\\fR lines (the form Pacemaker and fenced use). Lines starting with # are ignored, the last value of a key wins, and unknown keys are ignored. A value is taken exactly as written, blanks included, except that one pair of double quotes around the whole value is removed, as fence-agents does.\n.P\nVendor URL: {}\n",
         roff(agent.vendor_url)
     ));
     for (name, desc) in agent.symlinks {
