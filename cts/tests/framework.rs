@@ -211,6 +211,14 @@ fn stdin_leading_blanks_ignored_value_kept_exactly() {
     // A CRLF line ending is not part of the value.
     let o = dev.stdin("action=status\r\nplug=vm1\r\n");
     o.assert_code(2).assert_stdout_has("Status: OFF");
+    // One pair of double quotes around the whole value goes, as with
+    // fence-agents; what is inside stays exactly.
+    dev.stdin("action=status\nplug=\"vm1 \"\nipport=\"443\"\n")
+        .assert_code(0)
+        .assert_stdout_has("Status: ON");
+    dev.stdin("action=status\nplug=\"vm1\"\n")
+        .assert_code(2)
+        .assert_stdout_has("Status: OFF");
     // '=' in a value is kept (only the first one splits).
     dev.plug("a=b", "on");
     dev.stdin("action=status\nplug=a=b\n")
