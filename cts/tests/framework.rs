@@ -325,6 +325,16 @@ fn argv_getopt_forms() {
         first_error(&o),
         "Parse error: option --bogus not recognized"
     );
+    // fence-agents words it the same.
+    if Path::new("/usr/sbin/fence_vmware_soap").exists() {
+        let py = AgentRun::new("/usr/sbin/fence_vmware_soap")
+            .args(["-o", "status", "--bogus"])
+            .run();
+        assert_eq!(py.code, 1);
+        assert!(py
+            .stderr
+            .contains("Parse error: option --bogus not recognized"));
+    }
     let o = dev.argv(&["-n", "vm1", "-o"]);
     o.assert_code(1);
     assert!(first_error(&o).starts_with("Parse error: option"));
