@@ -725,6 +725,23 @@ fn reboot_off_then_on_verified() {
         ]
     );
     assert_eq!(dev.state("vm1"), "on");
+    // A target already off is only powered on.
+    dev.plug("vm1", "off");
+    dev.reset_calls();
+    dev.stdin("action=reboot\nplug=vm1\n")
+        .assert_code(0)
+        .assert_stdout_has("Success: Rebooted");
+    assert_eq!(
+        dev.call_names(),
+        [
+            "connect",
+            "status vm1",
+            "set vm1 on",
+            "status vm1",
+            "disconnect"
+        ]
+    );
+    assert_eq!(dev.state("vm1"), "on");
     // reboot is the default action.
     agent()
         .args(["-a", &dev.ip(), "-n", "vm1"])
