@@ -1,1 +1,323 @@
 //! VMware's vSphere simulator (govmomi), built from cts/vcsim and run on loopback.
+//!
+//! The binary is built once per test process (`cts/vcsim/build.sh` into
+//! target/cts/vcsim, or `CTS_VCSIM` names a ready one); each [`Vcsim`] is
+//! one simulator process with its own state directory, stopped on drop.
+//! VM state is read and changed through the simulator's plain-HTTP
+//! control endpoint, never through an agent.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{repo_root, TempDir};
+
+/// The simulator binary, built on first use.
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(p) = std::env::var("CTS_VCSIM") {
+            return Ok(PathBuf::from(p));
+        }
+        let out = repo_root().join("target/cts/vcsim");
+        let status = Command::new("sh")
+            .arg(repo_root().join("cts/vcsim/build.sh"))
+            .env("OUT", &out)
+            .status()
+            .map_err(|e| format!("cannot run cts/vcsim/build.sh: {e}"))?;
+        if !status.success() {
+            return Err(format!("cts/vcsim/build.sh failed: {status}"));
+        }
+        Ok(out)
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Whether the Go toolchain and govmomi's source are installed.
+pub fn available() -> bool {
+    std::env::var("CTS_VCSIM").is_ok()
+        || (Path::new("/usr/share/gocode/src/github.com/vmware/govmomi").is_dir()
+            && Command::new("go")
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false))
+}
+
+pub const USER: &str = "fenceuser";
+pub const PASSWORD: &str = "s3cret pass";
+
+/// How to start a simulator.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub plain_http: bool,
+    pub esx: bool,
+    pub slow_seconds: Option<u32>,
+}
+
+/// One VM as inventory.json lists it.
+#[derive(Debug, Clone)]
+pub struct VmInfo {
+    pub name: String,
+    pub moref: String,
+    pub path: String,
+    pub instance_uuid: String,
+    pub bios_uuid: String,
+    pub datacenter: String,
+}
+
+/// A VM's state as the control endpoint reports it.
+#[derive(Debug, Clone)]
+pub struct VmState {
+    pub name: String,
+    pub moref: String,
+    pub power: String,
+    pub question: bool,
+    pub datacenter: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sessions {
+    pub logins: u64,
+    pub logouts: u64,
+    pub active: u64,
+}
+
+pub struct Vcsim {
+    child: Child,
+    dir: TempDir,
+    pub url: String,
+    pub port: u16,
+    pub control: String,
+    pub inventory: Vec<VmInfo>,
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+impl Vcsim {
+    pub fn start() -> Vcsim {
+        Vcsim::start_with(Options::default())
+    }
+
+    pub fn start_with(opts: Options) -> Vcsim {
+        let dir = TempDir::new("vcsim");
+        let mut cmd = Command::new(binary());
+        cmd.args(["-listen", "127.0.0.1:0", "-control", "127.0.0.1:0"])
+            .arg("-state-dir")
+            .arg(dir.path());
+        if opts.plain_http {
+            cmd.arg("-plain-http");
+        }
+        if opts.esx {
+            cmd.arg("-esx");
+        }
+        if let Some(s) = opts.slow_seconds {
+            cmd.args(["-slow-seconds", &s.to_string()]);
+        }
+        let log = std::fs::File::create(dir.path().join("vcsim.log")).expect("vcsim log");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start vcsim");
+        let ready = dir.path().join("ready.json");
+        let started = Instant::now();
+        let mut sim = Vcsim {
+            child,
+            dir,
+            url: String::new(),
+            port: 0,
+            control: String::new(),
+            inventory: Vec::new(),
+        };
+        let info: Value = loop {
+            if let Ok(t) = std::fs::read_to_string(&ready) {
+                if let Ok(v) = serde_json::from_str(&t) {
+                    break v;
+                }
+            }
+            if let Ok(Some(status)) = sim.child.try_wait() {
+                panic!(
+                    "vcsim exited ({status}) before it was ready:\n{}",
+                    sim.log()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "vcsim not ready after 60 s:\n{}",
+                sim.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        sim.url = text(&info, "url");
+        sim.port = info.get("port").and_then(Value::as_u64).unwrap_or(0) as u16;
+        sim.control = text(&info, "control");
+        let inv: Value = serde_json::from_str(
+            &std::fs::read_to_string(sim.dir.path().join("inventory.json")).expect("inventory"),
+        )
+        .expect("inventory.json");
+        sim.inventory = inv
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| VmInfo {
+                        name: text(v, "name"),
+                        moref: text(v, "moref"),
+                        path: text(v, "path"),
+                        instance_uuid: text(v, "instance_uuid"),
+                        bios_uuid: text(v, "bios_uuid"),
+                        datacenter: text(v, "datacenter"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        sim
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("vcsim.log")).unwrap_or_default()
+    }
+
+    /// The CA certificate a client must trust.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The one VM of this name (in this datacenter); panics otherwise.
+    pub fn vm(&self, name: &str, dc: Option<&str>) -> &VmInfo {
+        let found: Vec<&VmInfo> = self
+            .inventory
+            .iter()
+            .filter(|v| v.name == name && dc.map(|d| v.datacenter == d).unwrap_or(true))
+            .collect();
+        assert_eq!(found.len(), 1, "VMs named {name:?} in {dc:?}: {found:?}");
+        found[0]
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let url = format!("http://{}{path}", self.control);
+        let resp = ureq::get(&url)
+            .timeout(Duration::from_secs(10))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        serde_json::from_str(&resp.into_string().expect("body")).expect("json")
+    }
+
+    /// Every VM of this name, as the simulator sees it now.
+    pub fn states(&self, name: &str) -> Vec<VmState> {
+        let q = format!("/vm?name={}", encode(name));
+        self.get(&q)
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| VmState {
+                        name: text(v, "name"),
+                        moref: text(v, "moref"),
+                        power: text(v, "power"),
+                        question: v.get("question").and_then(Value::as_bool).unwrap_or(false),
+                        datacenter: text(v, "datacenter"),
+                        path: text(v, "path"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `poweredOn` / `poweredOff` / `suspended` of a VM by moref.
+    pub fn power(&self, moref: &str) -> String {
+        let v = self.get(&format!("/vm?moref={}", encode(moref)));
+        v.as_array()
+            .and_then(|a| a.first())
+            .map(|v| text(v, "power"))
+            .unwrap_or_else(|| panic!("no VM {moref}"))
+    }
+
+    pub fn question(&self, moref: &str) -> bool {
+        let v = self.get(&format!("/vm?moref={}", encode(moref)));
+        v.as_array()
+            .and_then(|a| a.first())
+            .and_then(|v| v.get("question"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub fn set_power(&self, moref: &str, state: &str) {
+        let url = format!(
+            "http://{}/vm/power?moref={}&state={state}",
+            self.control,
+            encode(moref)
+        );
+        ureq::post(&url)
+            .timeout(Duration::from_secs(10))
+            .call()
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    }
+
+    pub fn sessions(&self) -> Sessions {
+        let v = self.get("/sessions");
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        Sessions {
+            logins: n("logins"),
+            logouts: n("logouts"),
+            active: n("active"),
+        }
+    }
+
+    pub fn calls(&self) -> HashMap<String, u64> {
+        let v = self.get("/calls");
+        v.as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Vcsim {
+    fn drop(&mut self) {
+        // SIGTERM first: the simulator removes its datastore directories.
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Percent-encoding for a query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

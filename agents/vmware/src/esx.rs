@@ -703,6 +703,10 @@ impl Device for VsphereDevice {
             if !self.pending.contains_key(&vm) {
                 return Ok(());
             }
+            let nap = Duration::from_millis(250).min(watch.remaining());
+            if !nap.is_zero() {
+                std::thread::sleep(nap);
+            }
             if watch.expired() {
                 logging::info(format!(
                     "Plug {plug}: {} still running after {:.1} s; verifying the power state",
@@ -711,7 +715,6 @@ impl Device for VsphereDevice {
                 ));
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(250).min(watch.remaining()));
         }
     }
 

@@ -101,7 +101,7 @@ It is the same program as fence_vmware, answering to this name with the paramete
 
 The plug may be a VM name, an inventory path (/datacenter/vm/folder/name), an instance or BIOS UUID or a managed object id; it must match exactly one virtual machine.
 
-Unlike fence-agents' agent, this one uses HTTPS with certificate verification by default; see the section on differences below.";
+Unlike fence-agents' agent, this one uses HTTPS on port 443 with certificate verification by default; plain HTTP needs notls=1 (fence-agents used plain HTTP on port 80 unless an ssl option was given).";
 
 const TLS_SECTION: ManSection = ManSection {
     title: "TLS and ports",

@@ -214,7 +214,8 @@ impl Device for Vmrun {
             let registered = self.registered()?;
             if !registered.iter().any(|m| m == plug.as_str()) {
                 return Err(FenceError::Status(format!(
-                    "You have to enter existing name of virtual machine! ({plug:?} is not registered)"
+                    "You have to enter existing name of virtual machine! ({:?} is not registered)",
+                    plug.as_str()
                 )));
             }
         }

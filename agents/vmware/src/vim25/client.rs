@@ -11,6 +11,16 @@ use super::Error;
 /// How many objects one RetrievePropertiesEx page may hold.
 pub const PAGE_SIZE: u32 = 100;
 
+/// The page size, which tests lower (FENCE_VMWARE_PAGE_SIZE) to make
+/// small inventories span several pages.
+fn page_size() -> u32 {
+    std::env::var("FENCE_VMWARE_PAGE_SIZE")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .map(|n| n.clamp(1, 1000))
+        .unwrap_or(PAGE_SIZE)
+}
+
 /// The parts of `ServiceContent` the agent uses.
 #[derive(Debug, Clone)]
 pub struct ServiceContent {
@@ -219,7 +229,7 @@ impl Client {
             .close();
         r.close();
         r.open("options", None)
-            .text("maxObjects", &PAGE_SIZE.to_string())
+            .text("maxObjects", &page_size().to_string())
             .close();
         let reply = self.call(r, deadline)?;
         let mut out = Vec::new();
