@@ -784,6 +784,160 @@ fn perl_agent_options_are_accepted() {
         .assert_stdout_has("Status: ON");
 }
 
+#[test]
+fn power_command_output_is_never_trusted() {
+    if no_root() {
+        return;
+    }
+    let h = host();
+    // power.off says it failed, exits 1, but the VM goes off: success,
+    // because power.getstate shows it off.
+    h.write("lie", "");
+    run(&h, &["-o", "off", "-n", "node10"])
+        .assert_code(0)
+        .assert_stdout_has("Success: Powered OFF");
+    assert_eq!(h.state("12"), "off");
+    std::fs::remove_file(h.dir.join("lie")).unwrap();
+    // power.on says nothing wrong but does nothing: failure.
+    h.write("ignore", "");
+    run(
+        &h,
+        &[
+            "-o",
+            "on",
+            "-n",
+            "node10",
+            "--power-timeout=2",
+            "--retry-on=0",
+        ],
+    )
+    .assert_code(1)
+    .assert_stderr_has("Failed: Timed out waiting to power ON");
+    run(
+        &h,
+        &[
+            "-o",
+            "off",
+            "-n",
+            "web server (prod) [eu]",
+            "--power-timeout=2",
+        ],
+    )
+    .assert_code(1)
+    .assert_stderr_has("Failed: Timed out waiting to power OFF");
+    assert_eq!(h.state("3"), "on");
+}
+
+#[test]
+fn sigterm_closes_the_session_and_exits() {
+    if no_root() {
+        return;
+    }
+    let h = host();
+    h.write("hang", "power.off");
+    let mut args = base(&h);
+    args.extend(["-o", "off", "-n", "node10", "--power-timeout=60"].map(String::from));
+    let mut child = Command::new(agent())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until power.off is running on the host.
+    let t0 = Instant::now();
+    while !h.calls().iter().any(|c| c.args.contains("power.off")) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "power.off never ran"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        killed.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+}
+
+#[test]
+fn login_is_bounded_by_login_timeout() {
+    if no_root() {
+        return;
+    }
+    // A server that accepts and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let conn = listener.accept();
+        std::thread::sleep(Duration::from_secs(8));
+        drop(conn);
+    });
+    let out = AgentRun::new(agent())
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port.to_string(),
+            "-p",
+            "x y",
+            "--login-timeout=2",
+            "-o",
+            "monitor",
+        ])
+        .run();
+    out.assert_code(1).assert_stderr_has("timed out");
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+    drop(holder);
+}
+
+#[test]
+fn ssh_options_port_and_identity_passphrase() {
+    if no_root() {
+        return;
+    }
+    let h = host();
+    let key = h.tmp.path().join("locked_key");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "key phrase 9", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    h.authorize(public.trim());
+    // No ipport: -p in ssh_options gives the port. The password is the
+    // key's passphrase (as a login password it would be refused).
+    AgentRun::new(agent())
+        .args([
+            "-a".to_string(),
+            "127.0.0.1".into(),
+            "-l".into(),
+            USER.into(),
+            "-k".into(),
+            key.display().to_string(),
+            "-p".into(),
+            "key phrase 9".into(),
+            format!("--ssh-options={} -p {}", h.ssh_options(), h.port),
+            "-o".into(),
+            "status".into(),
+            "-n".into(),
+            "node10".into(),
+            "-4".into(),
+        ])
+        .env_remove_auth_sock()
+        .run()
+        .assert_code(0)
+        .assert_nothing_contains("key phrase 9");
+}
+
 // ---- metadata and man page: no servers needed --------------------------
 
 fn committed(path: &str) -> String {
@@ -810,6 +964,11 @@ fn metadata_matches_committed_file_and_schema() {
         "<action name=\"list\"",
         "<action name=\"list-status\"",
         "<action name=\"monitor\"",
+        // The Perl agent's default login; not required, so pcs accepts
+        // configurations without one.
+        "<parameter name=\"username\" unique=\"0\" required=\"0\" obsoletes=\"login\">",
+        "<content type=\"string\" default=\"root\"/>",
+        "<content type=\"integer\" default=\"22\"/>",
     ] {
         assert!(out.stdout.contains(needle), "metadata lacks {needle}");
     }

@@ -565,3 +565,33 @@ impl Ssh {
         let _ = self.tcp.shutdown(Shutdown::Both);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    #[test]
+    fn every_prompt_gets_the_password_and_empty_rounds_get_nothing() {
+        let pw = Secret::new("s3cret pw".into());
+        let mut p = PasswordPrompter {
+            password: &pw,
+            rounds: 0,
+        };
+        let two = [
+            Prompt {
+                text: Cow::Borrowed("Password: "),
+                echo: false,
+            },
+            Prompt {
+                text: Cow::Borrowed("Password again: "),
+                echo: false,
+            },
+        ];
+        assert_eq!(p.prompt("root", "", &two), ["s3cret pw", "s3cret pw"]);
+        // ESXi 5.1+ ends with a round of zero prompts: answer it with zero
+        // responses, not a failure.
+        assert!(p.prompt("root", "", &[]).is_empty());
+        assert_eq!(p.rounds, 2);
+    }
+}
