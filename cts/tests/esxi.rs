@@ -837,7 +837,7 @@ fn sigterm_closes_the_session_and_exits() {
     h.write("hang", "power.off");
     let mut args = base(&h);
     args.extend(["-o", "off", "-n", "node10", "--power-timeout=60"].map(String::from));
-    let mut child = Command::new(agent())
+    let child = Command::new(agent())
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
