@@ -294,7 +294,7 @@ pub fn catalogue() -> Vec<OptionSpec> {
         OptionSpec::new("disable_timeout", "disable-timeout", BooleanValue, 200)
             .placeholder("[true/false]")
             .desc("Disable timeout (true/false) (default: true when run from Pacemaker 2.0+)")
-            .longdesc("When true (the default when Pacemaker's fencer runs the agent, PCMK_service=pacemaker-fenced), login_timeout, shell_timeout and power_timeout are ignored and the fencer's own timeout governs. Unlike fence-agents, no wait is then unbounded: connecting and logging in still give up after 60 seconds, each command after 60 seconds, and waiting for a power change after 300 seconds, so that the agent can still log out before Pacemaker kills it."),
+            .longdesc("When true (the default when Pacemaker's fencer runs the agent, PCMK_service=pacemaker-fenced), login_timeout, shell_timeout and power_timeout are ignored and the fencer's own timeout governs. Unlike fence-agents, no wait is then unbounded: connecting and logging in still give up after 60 seconds, each command after 60 seconds, and waiting for a power change after 300 seconds. Pacemaker's timeout is usually shorter and ends the agent first; the bounds matter when it is not, or when the agent is run by hand."),
         OptionSpec::new("login_timeout", "login-timeout", Second, 200)
             .placeholder("[seconds]")
             .default("5")

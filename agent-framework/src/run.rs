@@ -3,7 +3,9 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::action;
 use crate::agent::AgentSpec;
@@ -128,6 +130,9 @@ pub fn run(
         Err(e) => return fail(&e),
     }
 
+    // Syslog from here on, so that a refused configuration is in the
+    // system log too, where the administrator of a cluster looks first.
+    logging::open_syslog(agent.name);
     let mut cfg = match config::validate(&raw, agent, env) {
         Ok(c) => c,
         Err(e) => return fail(&e),
@@ -137,7 +142,6 @@ pub fn run(
         return exit_code::SUCCESS;
     }
 
-    logging::open_syslog(agent.name);
     if let Some(path) = cfg.debug_file.clone() {
         if let Err(e) = logging::open_debug_file(&path) {
             logging::error(format!("Unable to create file {path}: {e}"));
@@ -177,10 +181,53 @@ pub fn run(
         Err(e) => return fail(&e),
     };
     let result = action::perform(device.as_mut(), &cfg, out);
-    device.disconnect();
-    signals::clear();
-    match result {
+    // The outcome is final before logging out: a device that hangs while
+    // closing the session must not turn a verified fence into a timeout.
+    let code = match result {
         Ok(code) => code,
         Err(e) => fail(&e),
+    };
+    let bound = cfg.timeouts.shell.clamp(DISCONNECT_MIN, DISCONNECT_MAX);
+    let watchdog = Watchdog::start(bound, code);
+    device.disconnect();
+    watchdog.cancel();
+    signals::clear();
+    code
+}
+
+/// How long closing the session may take before the process leaves
+/// anyway with the outcome it already has.
+const DISCONNECT_MIN: Duration = Duration::from_secs(5);
+const DISCONNECT_MAX: Duration = Duration::from_secs(60);
+
+struct Watchdog(Arc<AtomicBool>);
+
+impl Watchdog {
+    fn start(bound: Duration, code: i32) -> Watchdog {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        let _ = std::thread::Builder::new()
+            .name("disconnect-watchdog".into())
+            .spawn(move || {
+                let until = Instant::now() + bound;
+                while Instant::now() < until {
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if !flag.load(Ordering::SeqCst) {
+                    logging::warning(format!(
+                        "Closing the session did not finish within {} s; leaving without it",
+                        bound.as_secs()
+                    ));
+                    std::process::exit(code);
+                }
+            });
+        Watchdog(done)
+    }
+
+    fn cancel(self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
