@@ -437,10 +437,6 @@ fn tls_verification() {
             .env("SSL_CERT_FILE", sim.ca()),
     )
     .assert_code(0);
-    // Host name verification: the certificate names 127.0.0.1, localhost
-    // and ::1, not 127.0.0.2 (which also reaches the listener? no: it
-    // listens on 127.0.0.1 only), so use a name that resolves to it but is
-    // not in the certificate: none is guaranteed; checked in unit tests.
     // ssl_insecure=0 on stdin still verifies.
     let stdin = format!(
         "action=status\nip=127.0.0.1\nipport={port}\nusername={USER}\npassword={PASSWORD}\nplug=node10\nssl_insecure=0\n"

@@ -180,11 +180,10 @@ pub fn connect(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, Fenc
     logging::debug(format!("Connecting to {}", transport.url()));
     let client = Client::connect(transport, deadline).map_err(login_error)?;
     let password = cfg.password().ok_or(FenceError::PasswordMissing)?;
-    client
-        .login(&s.username, password.expose(), deadline)
-        .map_err(login_error)?;
-    // From here on, every way out logs out: disconnect() on the paths the
-    // framework controls, this handler on SIGTERM and SIGINT.
+    // Every way out logs out: disconnect() on the paths the framework
+    // controls, this handler on SIGTERM and SIGINT. It is registered
+    // before Login so that a signal during Login still closes the session
+    // (a Logout without one only earns a NotAuthenticated fault).
     let t = client.transport.clone();
     let sm = client.sc.session_manager.clone();
     signals::on_interrupt(move || {
@@ -193,6 +192,10 @@ pub fn connect(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, Fenc
             Err(e) => logging::error(format!("Logout after the signal failed: {e}")),
         }
     });
+    if let Err(e) = client.login(&s.username, password.expose(), deadline) {
+        signals::clear();
+        return Err(login_error(e));
+    }
     logging::info(format!(
         "Logged in to {} ({}, {}) as {}",
         client.sc.full_name,
@@ -768,6 +771,18 @@ impl Device for VsphereDevice {
     fn disconnect(&mut self) {
         if !self.logged_in {
             return;
+        }
+        for (vm, p) in self.pending.drain() {
+            // Info, not warning: the failure line must stay the first one
+            // on stderr.
+            logging::info(format!(
+                "{} {} on {} was still running after {:.1} s when the agent stopped watching it; \
+                 it may still complete",
+                p.method(),
+                p.task.value,
+                vm.value,
+                p.started.elapsed().as_secs_f32()
+            ));
         }
         match self
             .client
