@@ -1000,6 +1000,24 @@ fn manpage_matches_committed_file_and_man_flag() {
     let man = AgentRun::new(agent()).args(["--man"]).run();
     man.assert_code(0);
     assert_eq!(man.stdout, out.stdout);
+    // "--man" as an option's value is that value, not a request for the
+    // page: fencing must not turn into an exit 0 that did nothing.
+    let off = AgentRun::new(agent())
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-u",
+            "1",
+            "-p",
+            "--man",
+            "-o",
+            "off",
+            "-n",
+            "vm",
+        ])
+        .run();
+    off.assert_code(1);
+    assert!(!off.stdout.contains(".SH"), "{}", off.stdout);
 }
 
 trait NoAuthSock {

@@ -193,8 +193,11 @@ fn connect(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, FenceErr
 fn main() {
     let agent = spec();
     // The Perl agent's --man: the framework has no flag for the man page
-    // action, so it is answered here, before option parsing.
-    if std::env::args_os().skip(1).any(|a| a == "--man") {
+    // action, so it is answered here, before option parsing. Only alone:
+    // "--man" anywhere else may be an option's value (a password), and
+    // printing a page with exit 0 instead of fencing would be a lie.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args.len() == 1 && args[0] == "--man" {
         print!("{}", manpage::render(&agent));
         std::process::exit(0);
     }
