@@ -1043,6 +1043,30 @@ fn stuck_device_times_out_after_power_timeout_wall_clock() {
     assert_eq!(dev.state("vm1"), "on");
 }
 
+/// A device that never answers the logout cannot turn a verified fence
+/// into a failure or a hang: the result stands, the process leaves after
+/// the logout bound (5 s at least, shell_timeout at most 60 s).
+#[test]
+fn hanging_logout_keeps_the_verified_result() {
+    let dev = Dev::new("logout-hang");
+    dev.plug("vm1", "on");
+    std::fs::write(dev.path().join("logout.hang"), "").unwrap();
+    let o = dev.stdin("action=off\nplug=vm1\nshell_timeout=1\n");
+    o.assert_code(0).assert_stdout_has("Success: Powered OFF");
+    o.assert_stderr_has("Closing the session did not finish within 5 s");
+    assert!(
+        o.elapsed >= Duration::from_secs(5) && o.elapsed < Duration::from_secs(9),
+        "{:?}",
+        o.elapsed
+    );
+    assert_eq!(dev.state("vm1"), "off");
+    // A failure stays a failure, with its exit code.
+    dev.plug("vm2", "on").knob("vm2", "stuck", "");
+    let o = dev.stdin("action=off\nplug=vm2\npower_timeout=1\nshell_timeout=1\n");
+    o.assert_code(1)
+        .assert_stderr_has("Failed: Timed out waiting to power OFF");
+}
+
 /// power_timeout is wall-clock time, not a count of polls: with reads
 /// that take a second each, fence-agents' count of 3 polls of
 /// (1 s read + 1 s sleep) would wait 6 s and more.
