@@ -483,10 +483,28 @@ impl VsphereDevice {
                 paths: &["info.state", "info.error"],
             });
         }
-        let objs = self
-            .client
-            .retrieve(&wanted, deadline)
-            .map_err(|e| session_error(e, &format!("reading the state of plug {plug}")))?;
+        let objs = match self.client.retrieve(&wanted, deadline) {
+            Ok(o) => o,
+            // The task object is gone (vCenter forgets finished tasks after
+            // a while): read the VM alone; its state is what counts.
+            Err(Error::Fault(f))
+                if f.kind == FaultKind::ManagedObjectNotFound
+                    && pending
+                        .as_ref()
+                        .map(|p| Some(&p.task) == f.detail_moref("obj").as_ref())
+                        == Some(true) =>
+            {
+                logging::debug(format!("Plug {plug}: task {} is gone", f.describe()));
+                self.pending.remove(vm);
+                return self.observe(plug, vm, deadline);
+            }
+            Err(e) => {
+                return Err(session_error(
+                    e,
+                    &format!("reading the state of plug {plug}"),
+                ))
+            }
+        };
         let vm_obj = objs
             .iter()
             .find(|o| o.obj.as_ref() == Some(vm))
