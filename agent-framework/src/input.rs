@@ -75,6 +75,7 @@ fn stdin_legacy_alias(key: &str) -> Option<&'static str> {
 /// only when they are in the value of an option the agent knows.
 pub fn parse_stdin(bytes: &[u8], options: &OptionSet) -> Result<RawInput, FenceError> {
     let mut input = RawInput::new(Source::Stdin);
+    let mut canonical_seen: Vec<&'static str> = Vec::new();
     for raw_line in bytes.split(|b| *b == b'\n') {
         let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
         let start = line
@@ -106,6 +107,15 @@ pub fn parse_stdin(bytes: &[u8], options: &OptionSet) -> Result<RawInput, FenceE
             }
         };
         let value = utf8_value(&key, unquoted(value_bytes))?;
+        // A value under the current name beats one under the deprecated
+        // name, whatever the order: Pacemaker sends its target as `port=`
+        // next to a configured `plug=`, in hash order.
+        let by_canonical = canonical_key.replace('-', "_") == spec.name;
+        if by_canonical {
+            canonical_seen.push(spec.name);
+        } else if canonical_seen.contains(&spec.name) {
+            continue;
+        }
         input.values.insert(spec.name, value);
     }
     Ok(input)
@@ -302,6 +312,19 @@ mod tests {
         assert_eq!(r.get("password"), Some("\"a \"b\" "));
         assert_eq!(r.get("plug"), Some("\""));
         assert_eq!(r.get("username"), Some(""));
+    }
+
+    #[test]
+    fn current_name_beats_deprecated_name_in_any_order() {
+        for text in [
+            &b"plug=mine\nport=node1\n"[..],
+            &b"port=node1\nplug=mine\n"[..],
+        ] {
+            let r = parse_stdin(text, &set()).unwrap();
+            assert_eq!(r.get("plug"), Some("mine"));
+        }
+        let r = parse_stdin(b"ipaddr=a\nipaddr=b\n", &set()).unwrap();
+        assert_eq!(r.get("ip"), Some("b"));
     }
 
     #[test]
