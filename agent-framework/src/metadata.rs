@@ -45,6 +45,32 @@ fn required_attr(spec: &OptionSpec) -> &'static str {
     }
 }
 
+/// xmlwriter 0.1 escapes only `<` in text and only the quote in
+/// attributes; the rest is done here, before it sees the text.
+fn text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('>', "&gt;")
+}
+
+fn attr(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// An element holding only text, written inline (`<shortdesc
+/// lang="en">text</shortdesc>`): indentation inside it would become part
+/// of the text that pcs shows.
+fn text_element(w: &mut XmlWriter, name: &str, attrs: &[(&str, &str)], content: &str) {
+    w.start_element(name);
+    for (k, v) in attrs {
+        w.write_attribute(k, &attr(v));
+    }
+    w.set_preserve_whitespaces(true);
+    w.write_text(&text(content));
+    w.end_element();
+    w.set_preserve_whitespaces(false);
+}
+
 pub fn render(agent: &AgentSpec) -> String {
     let mut w = XmlWriter::new(Options {
         use_single_quote: false,
@@ -54,19 +80,15 @@ pub fn render(agent: &AgentSpec) -> String {
     w.write_declaration();
     w.start_element("resource-agent");
     w.write_attribute("name", agent.name);
-    w.write_attribute("shortdesc", agent.shortdesc);
+    w.write_attribute("shortdesc", &attr(agent.shortdesc));
     for (name, desc) in agent.symlinks {
         w.start_element("symlink");
         w.write_attribute("name", name);
-        w.write_attribute("shortdesc", desc);
+        w.write_attribute("shortdesc", &attr(desc));
         w.end_element();
     }
-    w.start_element("longdesc");
-    w.write_text(agent.longdesc.trim());
-    w.end_element();
-    w.start_element("vendor-url");
-    w.write_text(agent.vendor_url);
-    w.end_element();
+    text_element(&mut w, "longdesc", &[], agent.longdesc.trim());
+    text_element(&mut w, "vendor-url", &[], agent.vendor_url);
 
     w.start_element("parameters");
     for e in entries(agent) {
@@ -81,25 +103,22 @@ pub fn render(agent: &AgentSpec) -> String {
             w.write_attribute("obsoletes", old);
         }
         w.start_element("getopt");
-        w.write_attribute("mixed", &spec.getopt_mixed());
+        w.write_attribute("mixed", &attr(&spec.getopt_mixed()));
         w.end_element();
         w.start_element("content");
         w.write_attribute("type", spec.kind.metadata_type());
         if let Some(d) = &spec.default {
-            w.write_attribute("default", d.as_ref());
+            w.write_attribute("default", &attr(d));
         }
         if let ValueKind::Select(choices) = spec.kind {
             for c in choices {
                 w.start_element("option");
-                w.write_attribute("value", c);
+                w.write_attribute("value", &attr(c));
                 w.end_element();
             }
         }
         w.end_element();
-        w.start_element("shortdesc");
-        w.write_attribute("lang", "en");
-        w.write_text(&spec.shortdesc);
-        w.end_element();
+        text_element(&mut w, "shortdesc", &[("lang", "en")], &spec.shortdesc);
         w.end_element();
     }
     w.end_element();
@@ -119,4 +138,58 @@ pub fn render(agent: &AgentSpec) -> String {
     let mut s = w.end_document();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{no_extra_validation, PasswordRule};
+    use crate::options::OptionSet;
+
+    fn connect(
+        _: &crate::config::Config,
+        _: crate::timing::Deadline,
+    ) -> Result<Box<dyn crate::device::Device>, crate::error::FenceError> {
+        Err(crate::error::FenceError::Device("none".into()))
+    }
+
+    #[test]
+    fn metacharacters_survive_and_text_is_inline() {
+        const NASTY: &str = "a & b < c > d \" e ' f";
+        let nasty = NASTY;
+        let agent = AgentSpec {
+            name: "fence_x",
+            shortdesc: nasty,
+            longdesc: nasty,
+            vendor_url: "https://example.org/?a=1&b=2",
+            symlinks: &[("fence_y", NASTY)],
+            options: OptionSet::pick(&["ip"]).with_shortdesc("ip", nasty),
+            password: PasswordRule::Optional,
+            has_list: false,
+            validate: no_extra_validation,
+            connect,
+            man_sections: &[],
+        };
+        let xml = render(&agent);
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed");
+        let root = doc.root_element();
+        assert_eq!(root.attribute("shortdesc"), Some(nasty));
+        let longdesc = root
+            .children()
+            .find(|n| n.has_tag_name("longdesc"))
+            .unwrap();
+        assert_eq!(longdesc.text(), Some(nasty));
+        let ip = root
+            .descendants()
+            .find(|n| n.has_tag_name("parameter") && n.attribute("name") == Some("ip"))
+            .unwrap();
+        let sd = ip.children().find(|n| n.has_tag_name("shortdesc")).unwrap();
+        assert_eq!(sd.text(), Some(nasty), "no indentation inside the text");
+        assert!(
+            xml.contains("<shortdesc lang=\"en\">Fencing action</shortdesc>"),
+            "{xml}"
+        );
+        // No list actions for an agent without list.
+        assert!(!xml.contains("\"list\""));
+    }
 }
