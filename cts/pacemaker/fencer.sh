@@ -41,7 +41,7 @@ else
 fi
 
 # --- stand-alone fencer
-fenced_start || { fail "start pacemaker-fenced -s"; finish; }
+fenced_start || { CTS_OUT=/dev/null fail "start pacemaker-fenced -s"; finish; }
 pass "start pacemaker-fenced -s (pid $FENCED_PID)"
 
 check "register device cts_dev" \
@@ -98,6 +98,7 @@ else
     check "deregister cts_bad" stonith_admin --deregister cts_bad
 fi
 
+pid=$FENCED_PID
 fenced_stop
-if kill -0 "${FENCED_PID:-0}" 2>/dev/null; then fail "pacemaker-fenced stopped"; else pass "pacemaker-fenced stopped"; fi
+if kill -0 "$pid" 2>/dev/null; then fail "pacemaker-fenced stopped"; else pass "pacemaker-fenced stopped"; fi
 finish

@@ -75,7 +75,8 @@ skip() { CTS_SKIP=$((CTS_SKIP + 1)); echo "SKIP: $1 ($2)"; }
 note() { echo "# $*"; }
 
 # run CMD...: run with stdin from /dev/null, output (stdout+stderr) in $CTS_OUT,
-# exit status in $CTS_RC.  Use run_stdin TEXT CMD... to feed stdin.
+# exit status in $CTS_RC.  run_stdin TEXT CMD... feeds TEXT plus a newline on
+# stdin; run_stdin_nonl feeds TEXT without the final newline.
 run() {
     CTS_N=$((CTS_N + 1)); CTS_OUT=$CTS_TMP/out.$CTS_N
     { printf '$'; printf ' %q' "$@"; echo; } >"$CTS_TMP/cmd.$CTS_N"
@@ -83,10 +84,12 @@ run() {
     [ "${CTS_VERBOSE:-0}" = 1 ] && { cat "$CTS_TMP/cmd.$CTS_N"; sed 's/^/    > /' "$CTS_OUT"; echo "    rc=$CTS_RC"; }
     return 0
 }
-run_stdin() {
+run_stdin() { CTS_NL='\n' cts_run_stdin "$@"; }
+run_stdin_nonl() { CTS_NL= cts_run_stdin "$@"; }
+cts_run_stdin() {
     local input=$1; shift
     CTS_N=$((CTS_N + 1)); CTS_OUT=$CTS_TMP/out.$CTS_N
-    printf '%s' "$input" | "$@" >"$CTS_OUT" 2>&1; CTS_RC=$?
+    printf "%s$CTS_NL" "$input" | "$@" >"$CTS_OUT" 2>&1; CTS_RC=$?
     [ "${CTS_VERBOSE:-0}" = 1 ] && { printf '$ %s <<<%q\n' "$*" "$input"; sed 's/^/    > /' "$CTS_OUT"; echo "    rc=$CTS_RC"; }
     return 0
 }
@@ -217,11 +220,22 @@ stop_pid() {
 # fencer_running: is any fencer (standalone or cluster) answering?
 fencer_running() { stonith_admin --list-registered -t 2 >/dev/null 2>&1 </dev/null; }
 
+# cts_lock: the fencer's IPC name (stonith-ng), /var/lib/pacemaker/cib and the
+# knet port are host-wide, so fencer.sh and cluster.sh take a host-wide lock
+# (flock on the /var/lib/pacemaker directory: nothing is created) for the run.
+cts_lock() {
+    [ -n "${CTS_LOCKED:-}" ] && return 0
+    exec 9</var/lib/pacemaker || return 1
+    flock -w "${CTS_LOCK_WAIT:-600}" 9 || { echo "# could not lock /var/lib/pacemaker within ${CTS_LOCK_WAIT:-600} s" >&2; return 1; }
+    CTS_LOCKED=1
+}
+
 # ---------------------------------------------------------------- standalone fencer
 FENCED_PID=
 # fenced_start: run pacemaker-fenced -s (stand-alone, no CIB, no corosync) in the
 # background, log to $CTS_TMP/fenced.log, stop it on exit.
 fenced_start() {
+    cts_lock || return 1
     if fencer_running; then
         echo "# a fencer is already running (cluster up?), not starting another" >&2
         return 1
@@ -243,11 +257,12 @@ fenced_stop() {
 # cluster_start CIB_XML_FILE: corosync (knet on 127.0.0.1) + pacemakerd.
 # The CIB is installed as /var/lib/pacemaker/cib/cib.xml; whatever was in
 # /var/lib/pacemaker/{cib,pengine,blackbox} is moved aside and put back on exit.
-CS_PID= PCMKD_PID= PCMK_CHILDREN=
+CS_PID= PCMKD_PID= PCMK_CHILDREN= CTS_RUN_CRM_EXISTED=1 CLUSTER_DIR=$CTS_TMP/cluster PCMK_LOG=/dev/null
 CTS_COROSYNC_PORT=${CTS_COROSYNC_PORT:-5405}
 LOCAL_NODE=${LOCAL_NODE:-$(uname -n)}
 cluster_start() {
     local cib=$1 d
+    cts_lock || return 1
     if pgrep -x corosync >/dev/null || pgrep -x pacemakerd >/dev/null || fencer_running; then
         echo "# corosync/pacemaker already running here, refusing to start a test cluster" >&2
         return 1
@@ -319,14 +334,29 @@ EOF
     wait_for 30 fencer_running || { echo "# pacemaker-fenced not answering after 30 s" >&2; return 1; }
     PCMK_CHILDREN=$(ps -o pid= --ppid "$PCMKD_PID" | tr '\n' ' ')
 }
-# cluster_stop: pacemakerd first (it stops its children), then corosync.
+# alive PID: exists and is not a zombie
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+# cluster_stop: pacemakerd first (it stops its children in order), then corosync.
+# If pacemakerd hangs (e.g. the controller waits on a fencing that cannot
+# succeed), KILL its children first, then pacemakerd, so it reaps them.
 cluster_stop() {
-    local p
+    local p i
     if [ -n "$PCMKD_PID" ]; then
-        PCMK_CHILDREN="$PCMK_CHILDREN $(ps -o pid= --ppid "$PCMKD_PID" 2>/dev/null | tr '\n' ' ')"
-        stop_pid "$PCMKD_PID" 90
+        PCMK_CHILDREN=$(echo $PCMK_CHILDREN $(ps -o pid= --ppid "$PCMKD_PID" 2>/dev/null) | tr ' ' '\n' | sort -un | tr '\n' ' ')
+        kill -TERM "$PCMKD_PID" 2>/dev/null
+        if ! wait_pid_exit "$PCMKD_PID" "${CTS_PCMK_STOP_WAIT:-60}"; then
+            echo "# pacemakerd $PCMKD_PID still running after ${CTS_PCMK_STOP_WAIT:-60} s, killing its children and it" >&2
+            for p in $PCMK_CHILDREN; do alive "$p" && kill -KILL "$p"; done
+            sleep 1
+            kill -KILL "$PCMKD_PID" 2>/dev/null
+        fi
+        wait "$PCMKD_PID" 2>/dev/null
         for p in $PCMK_CHILDREN; do   # only if pacemakerd died without stopping them
-            kill -0 "$p" 2>/dev/null && { echo "# killing leftover pacemaker child $p" >&2; kill -KILL "$p"; }
+            alive "$p" && { echo "# killing leftover pacemaker child $p" >&2; kill -KILL "$p"; }
+        done
+        [ -n "${PCMK_CHILDREN// /}" ] && for i in 1 2 3 4 5 6 7 8 9 10; do   # let init reap orphaned zombies
+            for p in $PCMK_CHILDREN; do kill -0 "$p" 2>/dev/null && break; done || break
+            sleep 0.5
         done
         PCMKD_PID=
     fi

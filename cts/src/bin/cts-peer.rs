@@ -5,14 +5,15 @@
 //! `cts-peer esxi DIR` starts the fake ESXi host (OpenSSH sshd on a free
 //! loopback port with the fake vim-cmd, see cts/esxi/), writes
 //! `DIR/esxi.env` (shell assignments: port, user, password, ssh_options,
-//! the host directory holding the VM state files), and runs until the
+//! the host directory holding the VM state files, an authorized key, a
+//! known_hosts file that trusts the server), and runs until the
 //! file `DIR/stop` appears; then it stops the server and removes its
 //! state. Needs root, like the ESXi tests.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cts::esxi_host::{FakeEsxi, PASSWORD, USER};
+use cts::esxi_host::{keygen, FakeEsxi, PASSWORD, USER};
 
 /// The demo inventory: cluster nodes and a name with spaces.
 const ROWS: &str = "\
@@ -35,13 +36,21 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("state dir");
     let host = FakeEsxi::openssh();
     host.set_vms(ROWS, &[("1", "on"), ("2", "on"), ("3", "on")]);
+    // Key authentication too, for scripts whose option values cannot hold
+    // the password's spaces.
+    let (key, public) = keygen(&dir, "id_ed25519", "ed25519");
+    host.authorize(&public);
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, host.known_hosts_lines()).expect("known_hosts");
     let env = format!(
-        "ESXI_PORT={}\nESXI_USER={}\nESXI_PASSWORD={}\nESXI_SSH_OPTIONS={}\nESXI_HOST_DIR={}\n",
+        "ESXI_PORT={}\nESXI_USER={}\nESXI_PASSWORD={}\nESXI_SSH_OPTIONS={}\nESXI_HOST_DIR={}\nESXI_IDENTITY={}\nESXI_KNOWN_HOSTS={}\n",
         host.port,
         shell_quote(USER),
         shell_quote(PASSWORD),
         shell_quote(&host.ssh_options()),
         shell_quote(&host.dir.display().to_string()),
+        shell_quote(&key.display().to_string()),
+        shell_quote(&known_hosts.display().to_string()),
     );
     let tmp = dir.join("esxi.env.tmp");
     std::fs::write(&tmp, env).expect("write env");

@@ -1,0 +1,220 @@
+#!/bin/bash
+# run-all.sh - the agents inside real Pacemaker, installed the way an
+# administrator installs them: builds the Debian package, installs it
+# (diverting fence-agents' fence_vmware and fence_vmware_soap), checks the
+# installation, starts the real peers on loopback (VMware's vSphere
+# simulator, the fake ESXi host behind OpenSSH's sshd), runs every
+# Pacemaker suite of this directory against each agent, then removes the
+# package and checks that fence-agents' files are back.
+#
+# Ends with one line "N passed, N failed[, N skipped]" over every suite.
+# Needs root; without it everything is skipped (and under CI=true that is
+# a failure, since CI runs as root).
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+cd "$ROOT"
+
+TOTAL_PASS=0 TOTAL_FAIL=0 TOTAL_SKIP=0
+ok() { TOTAL_PASS=$((TOTAL_PASS + 1)); echo "PASS: $1"; }
+bad() { TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "FAIL: $1${2:+ ($2)}"; }
+summary() {
+    if [ "$TOTAL_SKIP" -gt 0 ]; then
+        echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
+    else
+        echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+    fi
+}
+
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: Pacemaker suites (need root: install a package, start daemons)"
+    if [ "${CI:-}" = true ]; then bad "Pacemaker suites run under CI"; summary; exit 1; fi
+    TOTAL_SKIP=1; summary; exit 0
+fi
+
+WORK=$(mktemp -d /tmp/cts-pcmk-all.XXXXXX)
+chmod 755 "$WORK"
+VCSIM_PID= PEER_PID= PKG_INSTALLED=0
+KNOWN_MARK="# cts-pacemaker-run-all $$"
+
+cleanup() {
+    [ -n "$VCSIM_PID" ] && kill "$VCSIM_PID" 2>/dev/null && wait "$VCSIM_PID" 2>/dev/null
+    if [ -n "$PEER_PID" ]; then
+        touch "$WORK/esxi/stop"
+        for _ in $(seq 50); do kill -0 "$PEER_PID" 2>/dev/null || break; sleep 0.2; done
+        kill "$PEER_PID" 2>/dev/null
+    fi
+    if [ -f /etc/ssh/ssh_known_hosts ]; then
+        sed -i "/$KNOWN_MARK\$/d" /etc/ssh/ssh_known_hosts
+    fi
+    [ "$PKG_INSTALLED" = 1 ] && dpkg -r fence-vmware-rs >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Run one suite script and add its summary line to the totals.
+suite() {
+    local name=$1
+    shift
+    echo "=== $name"
+    local out="$WORK/suite.out"
+    env "$@" bash "$HERE/${name%% *}.sh" 2>&1 | tee "$out"
+    local line p f s
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+    if [ -z "$line" ]; then
+        bad "$name printed no summary"
+        return
+    fi
+    p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+    s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+    TOTAL_PASS=$((TOTAL_PASS + p)) TOTAL_FAIL=$((TOTAL_FAIL + f)) TOTAL_SKIP=$((TOTAL_SKIP + ${s:-0}))
+}
+
+# ------------------------------------------------------------ the package
+echo "=== Debian package: build and install"
+fa_sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
+FA_VMWARE_SUM=$(fa_sum /usr/sbin/fence_vmware)
+FA_SOAP_SUM=$(fa_sum /usr/sbin/fence_vmware_soap)
+DEB=$(packaging/debian/build-deb.sh 2>"$WORK/deb.err" | tail -1)
+if [ ! -f "$DEB" ]; then
+    bad "build the Debian package" "$(tail -3 "$WORK/deb.err")"
+    summary
+    exit 1
+fi
+ok "build the Debian package ($(basename "$DEB"))"
+if dpkg -i "$DEB" >"$WORK/dpkg.out" 2>&1; then
+    PKG_INSTALLED=1
+    ok "dpkg -i installs beside fence-agents"
+else
+    bad "dpkg -i installs beside fence-agents" "$(tail -3 "$WORK/dpkg.out")"
+    summary
+    exit 1
+fi
+want_version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+[ "$(/usr/sbin/fence_vmware --version 2>&1)" = "$want_version" ] &&
+    ok "/usr/sbin/fence_vmware is ours" || bad "/usr/sbin/fence_vmware is ours"
+[ "$(readlink /usr/sbin/fence_vmware_soap)" = fence_vmware ] &&
+    ok "fence_vmware_soap is a symlink to fence_vmware" || bad "fence_vmware_soap is a symlink to fence_vmware"
+/usr/sbin/fence_vmware_soap -o metadata | grep -q 'resource-agent name="fence_vmware_soap"' &&
+    ok "the symlink answers as fence_vmware_soap" || bad "the symlink answers as fence_vmware_soap"
+[ -x /usr/sbin/fence_vmware_esxi ] && ok "fence_vmware_esxi installed in /usr/sbin" ||
+    bad "fence_vmware_esxi installed in /usr/sbin"
+for m in fence_vmware fence_vmware_soap fence_vmware_esxi; do
+    [ -f "/usr/share/man/man8/$m.8.gz" ] && ok "man page $m.8.gz" || bad "man page $m.8.gz"
+done
+if [ -n "$FA_VMWARE_SUM" ]; then
+    [ "$(fa_sum /usr/sbin/fence_vmware.fence-agents)" = "$FA_VMWARE_SUM" ] &&
+        ok "fence-agents' fence_vmware diverted intact" || bad "fence-agents' fence_vmware diverted intact"
+    dpkg-divert --list /usr/sbin/fence_vmware | grep -q fence-vmware-rs &&
+        ok "dpkg-divert records the diversion" || bad "dpkg-divert records the diversion"
+fi
+
+# ------------------------------------------------------------ the peers
+echo "=== peers"
+[ -x target/cts/vcsim ] || cts/vcsim/build.sh >/dev/null
+VCPASS=cts-fence-pw
+mkdir -p "$WORK/vcsim"
+target/cts/vcsim -listen 127.0.0.1:0 -control 127.0.0.1:0 -state-dir "$WORK/vcsim" \
+    -pass "$VCPASS" >"$WORK/vcsim.log" 2>&1 &
+VCSIM_PID=$!
+mkdir -p "$WORK/esxi"
+target/debug/cts-peer esxi "$WORK/esxi" >"$WORK/esxi.log" 2>&1 &
+PEER_PID=$!
+for _ in $(seq 150); do
+    [ -f "$WORK/vcsim/ready.json" ] && [ -f "$WORK/esxi/esxi.env" ] && break
+    sleep 0.2
+done
+if [ ! -f "$WORK/vcsim/ready.json" ] || [ ! -f "$WORK/esxi/esxi.env" ]; then
+    bad "peers start" "$(tail -3 "$WORK/vcsim.log" "$WORK/esxi.log")"
+    summary
+    exit 1
+fi
+ok "vSphere simulator and fake ESXi host started"
+json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
+VC_PORT=$(json "$WORK/vcsim/ready.json" port)
+VC_CONTROL=$(json "$WORK/vcsim/ready.json" control)
+# shellcheck disable=SC1091
+. "$WORK/esxi/esxi.env"
+# The fencer runs agents as root, with root's known_hosts files.
+touch /etc/ssh/ssh_known_hosts
+sed "s/\$/ $KNOWN_MARK/" "$ESXI_KNOWN_HOSTS" >>/etc/ssh/ssh_known_hosts
+
+vc_state() { # VM name -> on|off, read from the simulator's objects
+    curl -s "http://$VC_CONTROL/vm?name=$1" |
+        python3 -c 'import json,sys; v=json.load(sys.stdin); print("on" if v[0]["power"]=="poweredOn" else "off")'
+}
+export -f vc_state
+export VC_CONTROL
+
+VC_ARGS="ip=127.0.0.1 ipport=$VC_PORT username=fenceuser password=$VCPASS cacert=$WORK/vcsim/ca.pem"
+VC=(AGENT=fence_vmware "AGENT_ARGS_GOOD=$VC_ARGS" TARGET_NODE=cts-node2 TARGET_PLUG=node10
+    "POWER_STATE_CMD=vc_state node10")
+SOAP=(AGENT=fence_vmware_soap "AGENT_ARGS_GOOD=$VC_ARGS" TARGET_NODE=cts-node3 TARGET_PLUG=dc1only
+    "POWER_STATE_CMD=vc_state dc1only")
+ES_ARGS="ip=127.0.0.1 ipport=$ESXI_PORT username=$ESXI_USER identity_file=$ESXI_IDENTITY"
+ES=(AGENT=fence_vmware_esxi "AGENT_ARGS_GOOD=$ES_ARGS"
+    "AGENT_ARGS_BAD=ip=127.0.0.1 ipport=$ESXI_PORT username=nosuchuser identity_file=$ESXI_IDENTITY"
+    TARGET_NODE=cts-node4 TARGET_PLUG=node2 "POWER_STATE_CMD=cat $ESXI_HOST_DIR/state/2")
+
+# ------------------------------------------------------------ the suites
+suite "validate fence_vmware" "${VC[@]}"
+suite "pcs fence_vmware" "${VC[@]}"
+suite "cman_stdin fence_vmware" "${VC[@]}"
+suite "fencer fence_vmware" "${VC[@]}"
+suite "cluster fence_vmware" "${VC[@]}"
+suite "validate fence_vmware_soap" "${SOAP[@]}"
+suite "pcs fence_vmware_soap" "${SOAP[@]}"
+suite "fencer fence_vmware_soap" "${SOAP[@]}"
+suite "validate fence_vmware_esxi" "${ES[@]}"
+suite "pcs fence_vmware_esxi" "${ES[@]}"
+suite "cman_stdin fence_vmware_esxi" "${ES[@]}"
+suite "fencer fence_vmware_esxi" "${ES[@]}"
+
+# The Pacemaker configuration of the administrator's notes (seeds/001),
+# minus its action=reboot (pcs refuses action= for stonith): old names,
+# vmware_type=esx, a datacenter, pcmk_host_list.
+echo "=== seed configuration"
+CIB=$WORK/seed-cib.xml
+cibadmin --empty >"$CIB"
+if CIB_file=$CIB pcs -f "$CIB" stonith create fence_vm96 fence_vmware ipaddr=127.0.0.1:"$VC_PORT" \
+    login=fenceuser passwd="$VCPASS" vmware_datacenter=DC0 vmware_type=esx port=node10 \
+    pcmk_reboot_action=reboot pcmk_host_list="node95 node96" >"$WORK/seed.out" 2>&1; then
+    ok "pcs accepts the seed's fence_vmware configuration"
+    grep -q "Warning: stonith option 'ipaddr' is deprecated" "$WORK/seed.out" &&
+        ok "... warning that ipaddr is deprecated" || bad "... warning that ipaddr is deprecated" "$(cat "$WORK/seed.out")"
+else
+    bad "pcs accepts the seed's fence_vmware configuration" "$(cat "$WORK/seed.out")"
+fi
+# The same parameters, as the fencer hands them to the agent.
+printf 'ipaddr=127.0.0.1:%s\nlogin=fenceuser\npasswd=%s\nvmware_datacenter=DC0\nvmware_type=esx\nport=node10\nnodename=node96\naction=off\ncacert=%s\n' \
+    "$VC_PORT" "$VCPASS" "$WORK/vcsim/ca.pem" | /usr/sbin/fence_vmware >"$WORK/seed-run.out" 2>&1
+rc=$?
+if [ "$rc" = 0 ] && [ "$(vc_state node10)" = off ]; then
+    ok "the seed's parameters fence node10 (device says off)"
+else
+    bad "the seed's parameters fence node10" "exit $rc, device says $(vc_state node10): $(cat "$WORK/seed-run.out")"
+fi
+
+# ------------------------------------------------------------ removal
+echo "=== Debian package: removal"
+if dpkg -r fence-vmware-rs >"$WORK/dpkg.out" 2>&1; then
+    PKG_INSTALLED=0
+    ok "dpkg -r removes the package"
+else
+    bad "dpkg -r removes the package" "$(tail -3 "$WORK/dpkg.out")"
+fi
+[ ! -e /usr/sbin/fence_vmware_esxi ] && ok "fence_vmware_esxi removed" || bad "fence_vmware_esxi removed"
+if [ -n "$FA_VMWARE_SUM" ]; then
+    [ "$(fa_sum /usr/sbin/fence_vmware)" = "$FA_VMWARE_SUM" ] &&
+        ok "fence-agents' fence_vmware restored" || bad "fence-agents' fence_vmware restored"
+    [ "$(fa_sum /usr/sbin/fence_vmware_soap)" = "$FA_SOAP_SUM" ] &&
+        ok "fence-agents' fence_vmware_soap restored" || bad "fence-agents' fence_vmware_soap restored"
+    dpkg-divert --list | grep -q fence-vmware-rs &&
+        bad "no diversion left behind" || ok "no diversion left behind"
+fi
+
+summary
+[ "$TOTAL_FAIL" = 0 ]
