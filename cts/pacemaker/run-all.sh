@@ -34,16 +34,13 @@ fi
 
 WORK=$(mktemp -d /tmp/cts-pcmk-all.XXXXXX)
 chmod 755 "$WORK"
-VCSIM_PID= PEER_PID= PKG_INSTALLED=0
+PKG_INSTALLED=0
+# shellcheck source=../peers.sh
+. "$ROOT/cts/peers.sh"
 KNOWN_MARK="# cts-pacemaker-run-all $$"
 
 cleanup() {
-    [ -n "$VCSIM_PID" ] && kill "$VCSIM_PID" 2>/dev/null && wait "$VCSIM_PID" 2>/dev/null
-    if [ -n "$PEER_PID" ]; then
-        touch "$WORK/esxi/stop"
-        for _ in $(seq 50); do kill -0 "$PEER_PID" 2>/dev/null || break; sleep 0.2; done
-        kill "$PEER_PID" 2>/dev/null
-    fi
+    peers_stop
     if [ -f /etc/ssh/ssh_known_hosts ]; then
         sed -i "/$KNOWN_MARK\$/d" /etc/ssh/ssh_known_hosts
     fi
@@ -75,6 +72,11 @@ suite() {
 
 # ------------------------------------------------------------ the package
 echo "=== Debian package: build and install"
+# A package left installed (by the demo) would hide fence-agents' files.
+if dpkg-query -W -f='${Status}' fence-vmware-rs 2>/dev/null | grep -q "install ok installed"; then
+    echo "# removing the fence-vmware-rs package installed before this run"
+    dpkg -r fence-vmware-rs >/dev/null
+fi
 fa_sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 FA_VMWARE_SUM=$(fa_sum /usr/sbin/fence_vmware)
 FA_SOAP_SUM=$(fa_sum /usr/sbin/fence_vmware_soap)
@@ -114,42 +116,18 @@ fi
 
 # ------------------------------------------------------------ the peers
 echo "=== peers"
-[ -x target/cts/vcsim ] || cts/vcsim/build.sh >/dev/null
-VCPASS=cts-fence-pw
-mkdir -p "$WORK/vcsim"
-target/cts/vcsim -listen 127.0.0.1:0 -control 127.0.0.1:0 -state-dir "$WORK/vcsim" \
-    -pass "$VCPASS" >"$WORK/vcsim.log" 2>&1 &
-VCSIM_PID=$!
-mkdir -p "$WORK/esxi"
-target/debug/cts-peer esxi "$WORK/esxi" >"$WORK/esxi.log" 2>&1 &
-PEER_PID=$!
-for _ in $(seq 150); do
-    [ -f "$WORK/vcsim/ready.json" ] && [ -f "$WORK/esxi/esxi.env" ] && break
-    sleep 0.2
-done
-if [ ! -f "$WORK/vcsim/ready.json" ] || [ ! -f "$WORK/esxi/esxi.env" ]; then
-    bad "peers start" "$(tail -3 "$WORK/vcsim.log" "$WORK/esxi.log")"
+if ! peers_start "$WORK/peers"; then
+    bad "peers start"
     summary
     exit 1
 fi
 ok "vSphere simulator and fake ESXi host started"
-json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
-VC_PORT=$(json "$WORK/vcsim/ready.json" port)
-VC_CONTROL=$(json "$WORK/vcsim/ready.json" control)
-# shellcheck disable=SC1091
-. "$WORK/esxi/esxi.env"
+VCPASS=$VC_PASS
 # The fencer runs agents as root, with root's known_hosts files.
 touch /etc/ssh/ssh_known_hosts
 sed "s/\$/ $KNOWN_MARK/" "$ESXI_KNOWN_HOSTS" >>/etc/ssh/ssh_known_hosts
 
-vc_state() { # VM name -> on|off, read from the simulator's objects
-    curl -s "http://$VC_CONTROL/vm?name=$1" |
-        python3 -c 'import json,sys; v=json.load(sys.stdin); print("on" if v[0]["power"]=="poweredOn" else "off")'
-}
-export -f vc_state
-export VC_CONTROL
-
-VC_ARGS="ip=127.0.0.1 ipport=$VC_PORT username=fenceuser password=$VCPASS cacert=$WORK/vcsim/ca.pem"
+VC_ARGS="ip=127.0.0.1 ipport=$VC_PORT username=fenceuser password=$VCPASS cacert=$VC_CA"
 VC=(AGENT=fence_vmware "AGENT_ARGS_GOOD=$VC_ARGS" TARGET_NODE=cts-node2 TARGET_PLUG=node10
     "POWER_STATE_CMD=vc_state node10")
 SOAP=(AGENT=fence_vmware_soap "AGENT_ARGS_GOOD=$VC_ARGS" TARGET_NODE=cts-node3 TARGET_PLUG=dc1only
@@ -190,7 +168,7 @@ else
 fi
 # The same parameters, as the fencer hands them to the agent.
 printf 'ipaddr=127.0.0.1:%s\nlogin=fenceuser\npasswd=%s\nvmware_datacenter=DC0\nvmware_type=esx\nport=node10\nnodename=node96\naction=off\ncacert=%s\n' \
-    "$VC_PORT" "$VCPASS" "$WORK/vcsim/ca.pem" | /usr/sbin/fence_vmware >"$WORK/seed-run.out" 2>&1
+    "$VC_PORT" "$VCPASS" "$VC_CA" | /usr/sbin/fence_vmware >"$WORK/seed-run.out" 2>&1
 rc=$?
 if [ "$rc" = 0 ] && [ "$(vc_state node10)" = off ]; then
     ok "the seed's parameters fence node10 (device says off)"
@@ -200,11 +178,11 @@ fi
 
 # ------------------------------------------------------------ removal
 echo "=== Debian package: removal"
-if dpkg -r fence-vmware-rs >"$WORK/dpkg.out" 2>&1; then
+if dpkg --purge fence-vmware-rs >"$WORK/dpkg.out" 2>&1; then
     PKG_INSTALLED=0
-    ok "dpkg -r removes the package"
+    ok "dpkg --purge removes the package"
 else
-    bad "dpkg -r removes the package" "$(tail -3 "$WORK/dpkg.out")"
+    bad "dpkg --purge removes the package" "$(tail -3 "$WORK/dpkg.out")"
 fi
 [ ! -e /usr/sbin/fence_vmware_esxi ] && ok "fence_vmware_esxi removed" || bad "fence_vmware_esxi removed"
 if [ -n "$FA_VMWARE_SUM" ]; then

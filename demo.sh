@@ -1,0 +1,109 @@
+#!/bin/bash
+# The main job, for a newcomer on a fresh Debian 12 machine, as root:
+# installs what is missing, builds the agents, installs them as a Debian
+# package (beside fence-agents, whose fence_vmware and fence_vmware_soap
+# it diverts), starts two devices on 127.0.0.1 — VMware's own vSphere
+# simulator and a fake ESXi host behind OpenSSH's sshd — and fences VMs
+# through each agent the way an administrator would, then through
+# Pacemaker's fencer (stonith_admin and a standalone pacemaker-fenced).
+# Every power change is shown as the device itself reports it.
+#
+# The agents stay installed afterwards (dpkg -r fence-vmware-rs removes
+# them and gives fence-agents' files back); the devices are stopped.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+
+if [ "$(id -u)" != 0 ]; then
+    echo "demo.sh needs root: it installs packages, creates a test user, runs sshd and Pacemaker's fencer" >&2
+    exit 1
+fi
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { # show CMD...: print the command, run it, print its exit code
+    printf '\n$'
+    printf ' %q' "$@"
+    printf '\n'
+    local rc=0
+    "$@" || rc=$?
+    printf '  (exit %d)\n' "$rc"
+}
+
+say "Installing build and demo dependencies (Debian packages)"
+cts/install-deps.sh
+
+say "Building"
+cargo build -q --workspace --bins
+cts/vcsim/build.sh >/dev/null
+
+say "Installing the agents (Debian package)"
+DEB=$(packaging/debian/build-deb.sh | tail -1)
+dpkg -i "$DEB" >/dev/null
+echo "installed $DEB"
+ls -l /usr/sbin/fence_vmware /usr/sbin/fence_vmware_soap /usr/sbin/fence_vmware_esxi
+
+WORK=$(mktemp -d /tmp/fence-demo.XXXXXX)
+chmod 755 "$WORK"
+FENCED_PID=
+# shellcheck source=cts/peers.sh
+. cts/peers.sh
+cleanup() {
+    local rc=$?
+    set +e
+    [ -n "$FENCED_PID" ] && kill "$FENCED_PID" 2>/dev/null && wait "$FENCED_PID" 2>/dev/null
+    peers_stop
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+say "Starting the devices on 127.0.0.1"
+peers_start "$WORK/peers"
+echo "vSphere simulator (vCenter model): https://127.0.0.1:$VC_PORT/sdk, CA $VC_CA"
+echo "fake ESXi host (OpenSSH sshd + vim-cmd): 127.0.0.1:$ESXI_PORT"
+
+VC=(--ip 127.0.0.1 --ipport "$VC_PORT" --username "$VC_USER" --password "$VC_PASS" --cacert "$VC_CA")
+device() { echo "  device says: $1 is $(vc_state "$1")"; }
+
+say "fence_vmware against the vSphere simulator: VM 'web server 01'"
+for action in status off status on reboot; do
+    show fence_vmware "${VC[@]}" --plug "web server 01" --action "$action"
+    device "web server 01"
+done
+show fence_vmware "${VC[@]}" --action list
+say "A name two VMs share is refused, and nothing is powered"
+show fence_vmware "${VC[@]}" --plug dup --action off
+echo "  device says: $(curl -s -G "http://$VC_CONTROL/vm" --data-urlencode name=dup | python3 -c 'import json,sys; print(", ".join(v["path"]+" is "+v["power"] for v in json.load(sys.stdin)))')"
+say "A certificate nobody trusts is refused"
+show fence_vmware --ip 127.0.0.1 --ipport "$VC_PORT" --username "$VC_USER" --password "$VC_PASS" --plug node10 --action status
+
+ES=(--ip 127.0.0.1 --ipport "$ESXI_PORT" --username "$ESXI_USER" --identity-file "$ESXI_IDENTITY"
+    "--ssh-options=$ESXI_SSH_OPTIONS")
+esxi_state() { echo "  device says: vmid 2 (node2) is $(cat "$ESXI_HOST_DIR/state/2")"; }
+say "fence_vmware_esxi against the fake ESXi host: VM 'node2'"
+for action in status off status on reboot; do
+    show fence_vmware_esxi "${ES[@]}" --plug node2 --action "$action"
+    esxi_state
+done
+show fence_vmware_esxi "${ES[@]}" --action list-status
+
+say "Through Pacemaker: a standalone fencer, a device mapping node 'cluster-node2' to VM node10"
+FENCED=
+for f in /usr/lib/pacemaker/pacemaker-fenced /usr/libexec/pacemaker/pacemaker-fenced; do
+    [ -x "$f" ] && FENCED=$f && break
+done
+PCMK_logfile=$WORK/fenced.log PCMK_logfacility=none "$FENCED" -s >/dev/null 2>&1 &
+FENCED_PID=$!
+for _ in $(seq 50); do stonith_admin --list-registered -t 2 >/dev/null 2>&1 && break; sleep 0.2; done
+show stonith_admin --register vcenter --agent fence_vmware -o ip=127.0.0.1 -o "ipport=$VC_PORT" \
+    -o "username=$VC_USER" -o "password=$VC_PASS" -o "cacert=$VC_CA" -o "pcmk_host_map=cluster-node2:node10"
+show stonith_admin --fence cluster-node2 -t 60
+device node10
+show stonith_admin --unfence cluster-node2 -t 60
+device node10
+show stonith_admin --reboot cluster-node2 -t 60
+device node10
+grep -E "Operation '(off|on|reboot)'.*returned" "$WORK/fenced.log" | sed 's/^/  fencer log: /' || true
+
+say "Done"
+echo "The agents stay installed: man fence_vmware, man fence_vmware_esxi; 'dpkg -r fence-vmware-rs' removes them."
