@@ -68,6 +68,8 @@ pub mod password_script;
 pub mod run;
 pub mod secret;
 pub mod signals;
+#[cfg(feature = "ssh")]
+pub mod ssh;
 pub mod timing;
 
 pub use agent::{no_extra_validation, AgentSpec, ConnectFn, ManSection, PasswordRule};

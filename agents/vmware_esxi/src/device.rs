@@ -8,8 +8,8 @@ use agent_framework::logging;
 use agent_framework::{Deadline, Device, FenceError, Outlet, Plug, PowerState};
 
 use crate::getallvms::{self, Resolve, VmTable};
-use crate::ssh::{Output, Ssh};
 use crate::vimcmd::{self, HostFailure, VmPower};
+use agent_framework::ssh::{Output, Ssh};
 
 pub struct EsxiDevice {
     ssh: Ssh,

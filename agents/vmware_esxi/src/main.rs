@@ -3,14 +3,9 @@
 
 mod device;
 mod getallvms;
-mod known_hosts;
-mod ssh;
-mod ssh_options;
 mod vimcmd;
 
-use std::path::PathBuf;
-
-use agent_framework::logging;
+use agent_framework::ssh;
 use agent_framework::{
     manpage, run, AgentSpec, Config, Deadline, Device, FenceError, ManSection, OptionSet,
     PasswordRule, Required,
@@ -107,81 +102,13 @@ fn spec() -> AgentSpec {
     }
 }
 
-fn ssh_options_of(cfg: &Config) -> Result<ssh_options::SshOptions, FenceError> {
-    ssh_options::parse(cfg.text("ssh_options").unwrap_or(""))
-        .map_err(|e| FenceError::usage(format!("Failed: ssh_options: {e}")))
-}
-
 fn validate(cfg: &Config) -> Result<(), FenceError> {
-    let o = ssh_options_of(cfg)?;
-    let v4 = cfg.flag("inet4_only") || o.inet4_only;
-    let v6 = cfg.flag("inet6_only") || o.inet6_only;
-    if v4 && v6 {
-        return Err(FenceError::usage(
-            "Failed: inet4_only and inet6_only cannot both be set",
-        ));
-    }
-    Ok(())
-}
-
-/// The home directory: $HOME, or the passwd entry of the effective user
-/// (Pacemaker's fencer runs agents without HOME).
-fn home_dir() -> Option<PathBuf> {
-    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        return Some(PathBuf::from(h));
-    }
-    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .ok()
-        .flatten()
-        .map(|u| u.dir)
+    ssh::validate(cfg)
 }
 
 fn connect(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, FenceError> {
-    let o = ssh_options_of(cfg)?;
-    for w in &o.ignored {
-        logging::debug(format!("ssh_options: ignoring {w:?}"));
-    }
-    if o.strict == ssh_options::Strict::No {
-        logging::warning(
-            "ssh_options StrictHostKeyChecking=no: the ESXi host's identity is not verified",
-        );
-    }
-    let host = cfg.text("ip").unwrap_or_default().to_string();
-    let port = if cfg.is_given("ipport") {
-        cfg.integer("ipport").unwrap_or(22) as u16
-    } else {
-        o.port.unwrap_or(22)
-    };
-    let identity_file = cfg
-        .text("identity_file")
-        .filter(|s| !s.is_empty() && cfg.is_given("identity_file"))
-        .map(String::from)
-        .or(o.identity_file.clone())
-        .map(PathBuf::from);
-    let user_known_hosts = o.user_known_hosts.clone().unwrap_or_else(|| {
-        home_dir()
-            .map(|h| vec![h.join(".ssh/known_hosts")])
-            .unwrap_or_default()
-    });
-    let global_known_hosts = o.global_known_hosts.clone().unwrap_or_else(|| {
-        vec![
-            PathBuf::from("/etc/ssh/ssh_known_hosts"),
-            PathBuf::from("/etc/ssh/ssh_known_hosts2"),
-        ]
-    });
-    let params = ssh::Params {
-        host: host.clone(),
-        port,
-        user: cfg.text("username").unwrap_or("root").to_string(),
-        password: cfg.password().cloned(),
-        identity_file,
-        inet4_only: cfg.flag("inet4_only") || o.inet4_only,
-        inet6_only: cfg.flag("inet6_only") || o.inet6_only,
-        connect_timeout: o.connect_timeout,
-        strict: o.strict,
-        user_known_hosts,
-        global_known_hosts,
-    };
+    // The Perl agent's default login.
+    let params = ssh::params_from_config(cfg, "root")?;
     let session = ssh::Ssh::connect(&params, deadline)?;
     Ok(Box::new(device::EsxiDevice::new(
         session,

@@ -1,18 +1,18 @@
-//! One SSH session with the ESXi host: connect, verify the host key, log
-//! in, then run commands, each on its own exec channel. Never a PTY:
-//! ESXi runs out of them and needs a reboot to get them back.
+//! One SSH session with a fencing device: connect, verify the host key, log
+//! in, then run commands, each on its own exec channel. Never a PTY: some
+//! devices (ESXi) run out of them and need a reboot to get them back.
 
 use std::io::{ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agent_framework::logging;
-use agent_framework::{Deadline, FenceError, Secret};
+use crate::logging;
+use crate::{Deadline, FenceError, Secret};
 use ssh2::{ErrorCode, HashType, KeyboardInteractivePrompt, MethodType, Prompt, Session};
 
-use crate::known_hosts::{self, Verdict};
-use crate::ssh_options::Strict;
+use super::known_hosts::{self, Verdict};
+use super::options::Strict;
 
 /// Everything needed to open the session.
 pub struct Params {
@@ -429,7 +429,7 @@ impl Ssh {
         // SIGTERM: end the session by closing its connection; that cannot
         // block, whatever the main thread is waiting for.
         if let Ok(h) = shutdown_handle.try_clone() {
-            agent_framework::signals::on_interrupt(move || {
+            crate::signals::on_interrupt(move || {
                 let _ = h.shutdown(Shutdown::Both);
             });
         }

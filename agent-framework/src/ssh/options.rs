@@ -1,6 +1,6 @@
 //! `ssh_options`: the OpenSSH command-line forms administrators already
-//! write for fence-agents' SSH agents, read for the few settings this
-//! agent honours. Everything else is reported and ignored (this agent runs
+//! write for fence-agents' SSH agents, read for the few settings the
+//! framework honours. Everything else is reported and ignored (the agents run
 //! no `ssh` program, so there is nothing to pass it to).
 
 use std::path::PathBuf;
