@@ -202,6 +202,13 @@ pub fn parse_argv(args: &[OsString], options: &OptionSet) -> Result<RawInput, Fe
         };
         cmd = cmd.arg(arg);
     }
+    for (long, _) in options.action_flags() {
+        cmd = cmd.arg(
+            Arg::new(format!("__action_{long}"))
+                .long(*long)
+                .action(ArgAction::SetTrue),
+        );
+    }
     cmd = cmd.arg(
         Arg::new("__leftover")
             .num_args(0..)
@@ -235,6 +242,11 @@ pub fn parse_argv(args: &[OsString], options: &OptionSet) -> Result<RawInput, Fe
                     input.values.insert(spec.name, text.to_string());
                 }
             }
+        }
+    }
+    for (long, action) in options.action_flags() {
+        if matches.get_flag(&format!("__action_{long}")) {
+            input.values.insert("action", action.to_string());
         }
     }
     if let Some(rest) = matches.get_many::<OsString>("__leftover") {
@@ -372,6 +384,21 @@ mod tests {
         assert_eq!(r.get("ip"), Some("h"));
         assert_eq!(r.get("plug"), Some("vm"));
         assert_eq!(r.get("power_timeout"), Some("5"));
+    }
+
+    #[test]
+    fn action_flags_select_their_action_and_stay_values_after_an_option() {
+        let set = set().with_action_flag("man", "manpage");
+        let v: Vec<OsString> = ["--man"].iter().map(OsString::from).collect();
+        assert_eq!(parse_argv(&v, &set).unwrap().get("action"), Some("manpage"));
+        // After -p, "--man" is the password, not the flag.
+        let v: Vec<OsString> = ["-p", "--man", "-o", "off"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let r = parse_argv(&v, &set).unwrap();
+        assert_eq!(r.get("password"), Some("--man"));
+        assert_eq!(r.get("action"), Some("off"));
     }
 
     #[test]

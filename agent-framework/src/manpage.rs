@@ -22,6 +22,10 @@ pub fn usage(agent: &AgentSpec) -> String {
         let mixed = spec.getopt_mixed();
         s.push_str(&format!("   {mixed:<31}{}\n", describe(spec)));
     }
+    for (long, action) in agent.options.action_flags() {
+        let mixed = format!("--{long}");
+        s.push_str(&format!("   {mixed:<31}Same as --action={action}\n"));
+    }
     s
 }
 

@@ -356,6 +356,9 @@ pub const ALWAYS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct OptionSet {
     specs: Vec<OptionSpec>,
+    /// argv-only flags that select an action (`--man` for `-o manpage`),
+    /// kept for predecessors' command lines; never in metadata.
+    action_flags: Vec<(&'static str, &'static str)>,
 }
 
 impl OptionSet {
@@ -374,7 +377,10 @@ impl OptionSet {
                 None => panic!("option {name:?} is not in the catalogue"),
             }
         }
-        OptionSet { specs }
+        OptionSet {
+            specs,
+            action_flags: Vec::new(),
+        }
     }
 
     /// Add an option the catalogue does not have (agent-specific).
@@ -420,6 +426,17 @@ impl OptionSet {
 
     pub fn with_argv_alias(self, name: &str, alias: &'static str) -> Self {
         self.edit(name, |s| s.argv_aliases.push(alias))
+    }
+
+    /// `--long` on argv means `--action=action` (a predecessor's flag such
+    /// as the Perl fence_vmware_esxi's `--man`).
+    pub fn with_action_flag(mut self, long: &'static str, action: &'static str) -> Self {
+        self.action_flags.push((long, action));
+        self
+    }
+
+    pub fn action_flags(&self) -> &[(&'static str, &'static str)] {
+        &self.action_flags
     }
 
     pub fn with_kind(self, name: &str, kind: ValueKind) -> Self {

@@ -7,8 +7,8 @@ mod vimcmd;
 
 use agent_framework::ssh;
 use agent_framework::{
-    manpage, run, AgentSpec, Config, Deadline, Device, FenceError, ManSection, OptionSet,
-    PasswordRule, Required,
+    run, AgentSpec, Config, Deadline, Device, FenceError, ManSection, OptionSet, PasswordRule,
+    Required,
 };
 
 const LONGDESC: &str = "\
@@ -68,6 +68,8 @@ fn spec() -> AgentSpec {
     .with_argv_alias("username", "login")
     .with_argv_alias("password", "passwd")
     .with_argv_alias("plug", "nodename")
+    // The Perl agent's flag for its manual.
+    .with_action_flag("man", "manpage")
     .with_shortdesc("ip", "IP address or host name of the ESXi host")
     .with_shortdesc("plug", "VM name, vmid or .vmx path (exact match)")
     .with_shortdesc("ssh", "Use SSH connection (always on: this agent only speaks SSH)")
@@ -118,15 +120,5 @@ fn connect(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, FenceErr
 }
 
 fn main() {
-    let agent = spec();
-    // The Perl agent's --man: the framework has no flag for the man page
-    // action, so it is answered here, before option parsing. Only alone:
-    // "--man" anywhere else may be an option's value (a password), and
-    // printing a page with exit 0 instead of fencing would be a lie.
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if args.len() == 1 && args[0] == "--man" {
-        print!("{}", manpage::render(&agent));
-        std::process::exit(0);
-    }
-    run::main(&[&agent]);
+    run::main(&[&spec()]);
 }
