@@ -57,6 +57,9 @@ pub const PASSWORD: &str = "s3cret pass";
 /// How to start a simulator.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// The address to listen on; 127.0.0.1 when None. Another loopback
+    /// address (127.0.0.2) is one the certificate does not name.
+    pub listen: Option<String>,
     pub plain_http: bool,
     pub esx: bool,
     pub slow_seconds: Option<u32>,
@@ -112,7 +115,8 @@ impl Vcsim {
     pub fn start_with(opts: Options) -> Vcsim {
         let dir = TempDir::new("vcsim");
         let mut cmd = Command::new(binary());
-        cmd.args(["-listen", "127.0.0.1:0", "-control", "127.0.0.1:0"])
+        let listen = opts.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
+        cmd.args(["-listen", &listen, "-control", "127.0.0.1:0"])
             .arg("-state-dir")
             .arg(dir.path());
         if opts.plain_http {

@@ -474,6 +474,58 @@ fn tls_verification() {
     .assert_stderr_has("notls");
 }
 
+/// A trusted CA is not enough: the certificate must name the host asked
+/// for. The simulator's names localhost, 127.0.0.1 and ::1; served on
+/// 127.0.0.2 (still loopback) it is refused, and nothing logs in.
+#[test]
+fn certificate_for_another_host_name_is_refused() {
+    if no_sim() {
+        return;
+    }
+    let sim = Vcsim::start_with(vcsim::Options {
+        listen: Some("127.0.0.2:0".into()),
+        ..Default::default()
+    });
+    let port = sim.port.to_string();
+    let ca = sim.ca();
+    let args = |more: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "-a",
+            "127.0.0.2",
+            "-u",
+            &port,
+            "-l",
+            USER,
+            "-p",
+            PASSWORD,
+            "-o",
+            "status",
+            "-n",
+            "node10",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(more.iter().map(|s| s.to_string()));
+        v
+    };
+    let out = checked(
+        &sim,
+        AgentRun::new(fence_vmware()).args(args(&["--cacert", &ca.display().to_string()])),
+    );
+    out.assert_code(1)
+        .assert_stderr_has("Unable to connect/login to fencing device")
+        .assert_stderr_has("IP address mismatch");
+    assert_eq!(sim.sessions().logins, 0);
+    // Only the explicit opt-out accepts it.
+    checked(
+        &sim,
+        AgentRun::new(fence_vmware()).args(args(&["--ssl-insecure"])),
+    )
+    .assert_code(0)
+    .assert_stdout_has("Status: ON");
+}
+
 #[test]
 fn plain_http_only_when_asked() {
     if no_sim() {
