@@ -1500,3 +1500,70 @@ fn power_timeout_zero_means_no_limit_of_its_own() {
     o.assert_code(0).assert_stdout_has("Success: Powered OFF");
     assert!(o.elapsed >= Duration::from_secs(2), "{:?}", o.elapsed);
 }
+
+/// Errors reach syslog, as fence-agents sends them: ident = the agent's
+/// name with its pid, facility daemon, and the password masked there too.
+/// The test is the syslog daemon itself: it binds /dev/log (when no syslog
+/// daemon owns it) and reads the datagrams the agent sends.
+#[test]
+fn errors_reach_syslog_as_daemon_facility_with_secrets_masked() {
+    use std::os::unix::net::UnixDatagram;
+    let path = Path::new("/dev/log");
+    if path.exists() {
+        eprintln!("NOTE: /dev/log belongs to a running syslog daemon; syslog not intercepted here");
+        return;
+    }
+    if !cts::support::is_root() {
+        eprintln!("NOTE: binding /dev/log needs root; syslog not intercepted here");
+        return;
+    }
+    let sock = UnixDatagram::bind(path).expect("bind /dev/log");
+    struct Unlink<'a>(&'a Path);
+    impl Drop for Unlink<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+        }
+    }
+    let _unlink = Unlink(path);
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+
+    let dev = Dev::new("syslog");
+    dev.plug("vm1", "on");
+    let secret = "Sys10g-secret-pw";
+    let o = dev.stdin(&format!(
+        "action=off\nplug=vm1\npassword={secret}\npower_timeout=syslog-marker-abc\n"
+    ));
+    o.assert_code(1);
+    // A stuck plug: a device failure, logged with its cause line.
+    dev.plug("vm2", "on").knob("vm2", "stuck", "");
+    let o2 = dev.stdin(&format!(
+        "action=off\nplug=vm2\npassword={secret}\npower_timeout=1\nverbose=3\n"
+    ));
+    o2.assert_code(1);
+
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(n) = sock.recv(&mut buf) {
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let ours: Vec<&String> = got
+        .iter()
+        .filter(|m| m.contains("fence_cts_state["))
+        .collect();
+    let validation = ours
+        .iter()
+        .find(|m| m.contains("syslog-marker-abc"))
+        .unwrap_or_else(|| panic!("no validation error in syslog: {got:#?}"));
+    // <27> = facility daemon (3) * 8 + severity err (3).
+    assert!(validation.starts_with("<27>"), "{validation}");
+    assert!(validation.contains("Failed: power_timeout must be a number of seconds"));
+    assert!(
+        ours.iter()
+            .any(|m| m.starts_with("<27>") && m.contains("Failed: Timed out waiting to power OFF")),
+        "{ours:#?}"
+    );
+    for m in &got {
+        assert!(!m.contains(secret), "password in syslog: {m}");
+    }
+}
