@@ -114,6 +114,33 @@ if [ -n "$FA_VMWARE_SUM" ]; then
         ok "dpkg-divert records the diversion" || bad "dpkg-divert records the diversion"
 fi
 
+# make install / uninstall into a staging root (PREFIX and DESTDIR).
+STAGE=$WORK/stage
+if make --no-print-directory install DESTDIR="$STAGE" PREFIX=/opt/fv >"$WORK/make.out" 2>&1; then
+    ok "make install DESTDIR=... PREFIX=/opt/fv"
+    for f in sbin/fence_vmware sbin/fence_vmware_esxi share/man/man8/fence_vmware.8 \
+        share/man/man8/fence_vmware_soap.8 share/man/man8/fence_vmware_esxi.8; do
+        [ -f "$STAGE/opt/fv/$f" ] && ok "installed /opt/fv/$f" || bad "installed /opt/fv/$f"
+    done
+    [ "$(readlink "$STAGE/opt/fv/sbin/fence_vmware_soap")" = fence_vmware ] &&
+        ok "installed the fence_vmware_soap symlink" || bad "installed the fence_vmware_soap symlink"
+    make --no-print-directory uninstall DESTDIR="$STAGE" PREFIX=/opt/fv >"$WORK/make.out" 2>&1
+    left=$(find "$STAGE" -type f -o -type l | wc -l)
+    [ "$left" = 0 ] && ok "make uninstall removes every file" || bad "make uninstall removes every file" "$left left"
+else
+    bad "make install DESTDIR=... PREFIX=/opt/fv" "$(tail -3 "$WORK/make.out")"
+fi
+# A plain install must not overwrite a file that belongs to a package.
+if dpkg -S /usr/sbin/fence_vmware.fence-agents >/dev/null 2>&1 || dpkg -S /usr/sbin/fence_vmware >/dev/null 2>&1; then
+    if make --no-print-directory install >"$WORK/make.out" 2>&1; then
+        bad "make install refuses to overwrite a packaged /usr/sbin/fence_vmware"
+    else
+        grep -q "belongs to a Debian package" "$WORK/make.out" &&
+            ok "make install refuses to overwrite a packaged /usr/sbin/fence_vmware" ||
+            bad "make install refuses to overwrite a packaged /usr/sbin/fence_vmware" "$(tail -2 "$WORK/make.out")"
+    fi
+fi
+
 # ------------------------------------------------------------ the peers
 echo "=== peers"
 if ! peers_start "$WORK/peers"; then
