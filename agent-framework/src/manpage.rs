@@ -64,6 +64,11 @@ fn required_note(spec: &OptionSpec) -> &'static str {
     }
 }
 
+/// What an administrator needs to know about how Pacemaker reads `list`.
+const PACEMAKER_NOTE: &str = "Map cluster nodes to plugs with pcmk_host_map (node1:plug1;node2:plug2): the fencer then sends the mapped plug as port=.
+
+With pcmk_host_check=dynamic-list, Pacemaker runs the list action and matches node names against its output: it splits the output at blanks, commas and semicolons, keeps of each entry only its leading letters, digits, '_', '.' and '-', and drops lines that contain \"invalid\" or \"variable\". A plug whose name has other characters (a space, '/', non-ASCII) cannot be matched that way: use pcmk_host_map for it.";
+
 /// `-o manpage`: a man(7) page in section 8.
 pub fn render(agent: &AgentSpec) -> String {
     let upper = agent.name.to_uppercase();
@@ -145,6 +150,10 @@ pub fn render(agent: &AgentSpec) -> String {
             roff(&section.title.to_uppercase()),
             paragraphs(section.text)
         ));
+    }
+
+    if agent.has_list {
+        s.push_str(&format!(".SH PACEMAKER\n{}\n", paragraphs(PACEMAKER_NOTE)));
     }
 
     s.push_str(".SH EXIT STATUS\n.TP\n.B 0\nSuccess; for \\fBstatus\\fR, the target is on.\n.TP\n.B 1\nFailure. The first line on standard error says what failed (for instance \\fBFailed: Timed out waiting to power OFF\\fR), the next lines why.\n.TP\n.B 2\n\\fBstatus\\fR: the target is off.\n");
