@@ -42,6 +42,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v cargo >/dev/null; then
-    echo "install-deps: cargo not found; install Rust >= 1.75 with rustup (see README)" >&2
+    echo "install-deps: cargo not found; install Rust >= 1.88 with rustup (see README)" >&2
     exit 1
 fi
