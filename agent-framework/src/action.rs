@@ -184,10 +184,10 @@ fn wait_for(
     loop {
         let mut pending = Vec::new();
         for plug in &cfg.plugs {
-            let per_poll = deadline
-                .within(cfg.timeouts.shell)
-                .max_with(Deadline::after(cfg.timeouts.shell));
-            let s = device.power_state(plug, per_poll)?;
+            // A poll started just before the power deadline still gets a
+            // full shell_timeout to answer: the deadline decides whether to
+            // poll again, not how long one read may take.
+            let s = device.power_state(plug, Deadline::after(cfg.timeouts.shell))?;
             if s != target {
                 pending.push(plug.clone());
             }
@@ -200,23 +200,6 @@ fn wait_for(
         }
         let nap = cfg.timeouts.status_sleep.min(deadline.remaining());
         std::thread::sleep(nap.max(Duration::from_millis(50)));
-    }
-}
-
-trait MaxWith {
-    fn max_with(self, other: Deadline) -> Deadline;
-}
-
-impl MaxWith for Deadline {
-    /// A poll started just before the power deadline still gets a full
-    /// shell_timeout to answer: the deadline decides whether to poll again,
-    /// not how long one read may take.
-    fn max_with(self, other: Deadline) -> Deadline {
-        if other.instant() > self.instant() {
-            other
-        } else {
-            self
-        }
     }
 }
 

@@ -82,6 +82,18 @@ impl Deadline {
         self.min(Deadline::after(d))
     }
 
+    /// This deadline, or `d` from now if that comes later: a cleanup call
+    /// (logout, destroying a view) gets a short time of its own even when
+    /// the main deadline has passed.
+    pub fn at_least(self, d: Duration) -> Deadline {
+        let other = Deadline::after(d);
+        if other.at > self.at {
+            other
+        } else {
+            self
+        }
+    }
+
     /// A timeout for a socket call: the time left, but never zero (a zero
     /// timeout means "block forever" to several APIs).
     pub fn socket_timeout(self) -> Duration {
@@ -135,5 +147,7 @@ mod tests {
         let past = Deadline::after(Duration::ZERO);
         assert!(past.expired());
         assert!(past.socket_timeout() > Duration::ZERO);
+        assert!(past.at_least(Duration::from_secs(5)).remaining() > Duration::from_secs(4));
+        assert_eq!(long.at_least(Duration::from_secs(1)), long);
     }
 }

@@ -16,7 +16,7 @@ use agent_framework::{
 
 use crate::names;
 use crate::settings::Settings;
-use crate::vim25::client::{MaxLater, Wanted};
+use crate::vim25::client::Wanted;
 use crate::vim25::transport::cleanup_timeout;
 use crate::vim25::{self, Client, Elem, Error, FaultKind, Moref, Transport};
 
@@ -454,7 +454,7 @@ impl VsphereDevice {
                     self.dc_note()
                 );
                 for m in &found {
-                    let path = self.inventory_path(m, deadline.max_later(Duration::from_secs(2)));
+                    let path = self.inventory_path(m, deadline.at_least(Duration::from_secs(2)));
                     msg.push_str(&format!("\n  {path} ({})", m.value));
                 }
                 Err(FenceError::AmbiguousPlug(msg))

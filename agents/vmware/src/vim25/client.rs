@@ -197,7 +197,7 @@ impl Client {
         // The view lives in the session until destroyed; a failure here
         // only costs server memory until Logout.
         let d = Request::new("DestroyView", &view);
-        if let Err(e) = self.call(d, deadline.max_later(std::time::Duration::from_secs(2))) {
+        if let Err(e) = self.call(d, deadline.at_least(std::time::Duration::from_secs(2))) {
             agent_framework::logging::debug(format!("DestroyView failed: {e}"));
         }
         result
@@ -243,7 +243,7 @@ impl Client {
                     let mut x =
                         Request::new("CancelRetrievePropertiesEx", &self.sc.property_collector);
                     x.text("token", &t);
-                    let _ = self.call(x, deadline.max_later(std::time::Duration::from_secs(1)));
+                    let _ = self.call(x, deadline.at_least(std::time::Duration::from_secs(1)));
                     return Err(e);
                 }
             }
@@ -343,21 +343,4 @@ fn collect_page(reply: &Elem, out: &mut Vec<ObjectContent>) -> Option<String> {
     rv.text_of("token")
         .filter(|t| !t.is_empty())
         .map(str::to_string)
-}
-
-/// A deadline helper: cleanup calls get a short time of their own even
-/// when the main deadline has passed.
-pub trait MaxLater {
-    fn max_later(self, at_least: std::time::Duration) -> Deadline;
-}
-
-impl MaxLater for Deadline {
-    fn max_later(self, at_least: std::time::Duration) -> Deadline {
-        let other = Deadline::after(at_least);
-        if other.instant() > self.instant() {
-            other
-        } else {
-            self
-        }
-    }
 }
