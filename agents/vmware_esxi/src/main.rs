@@ -46,20 +46,13 @@ Each vim-cmd command is bounded by shell_timeout (default 10 seconds here: vim-c
 ];
 
 fn spec() -> AgentSpec {
-    let options = OptionSet::pick(&[
-        "ip",
-        "ipport",
-        "username",
-        "password",
-        "password_script",
-        "identity_file",
-        "plug",
-        "ssh",
-        "ssh_options",
-        "inet4_only",
-        "inet6_only",
-        "method",
-    ])
+    let options = OptionSet::pick(
+        &[
+            &["ip", "username", "password", "password_script", "plug", "method"],
+            ssh::OPTIONS,
+        ]
+        .concat(),
+    )
     .with_default("ipport", "22")
     .with_required("username", Required::No)
     .with_default("username", "root")
