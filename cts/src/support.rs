@@ -232,3 +232,32 @@ pub fn skip_unless(condition: bool, why: &str) -> bool {
     eprintln!("SKIPPED: {why}");
     true
 }
+
+/// fence-agents' RelaxNG schema for agent metadata (Debian package
+/// fence-agents).
+pub const METADATA_RNG: &str = "/usr/share/cluster/relaxng/metadata.rng";
+
+/// Assert that `xml` is valid agent metadata by fence-agents' own schema
+/// (xmllint, libxml2-utils). Without the schema the check is skipped
+/// loudly, and fails under CI.
+pub fn assert_valid_metadata(xml: &str, what: &str) {
+    if skip_unless(
+        Path::new(METADATA_RNG).exists(),
+        "fence-agents' metadata.rng is not installed",
+    ) {
+        return;
+    }
+    let dir = TempDir::new("metadata-rng");
+    let file = dir.path().join("metadata.xml");
+    std::fs::write(&file, xml).expect("write metadata");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--relaxng", METADATA_RNG])
+        .arg(&file)
+        .output()
+        .expect("xmllint (libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{what} does not validate against {METADATA_RNG}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

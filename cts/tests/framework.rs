@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cts::support::{bin, AgentRun, Outcome, TempDir};
+use cts::support::{assert_valid_metadata, bin, AgentRun, Outcome, TempDir};
 
 // ---------------------------------------------------------------- helpers
 
@@ -896,22 +896,7 @@ fn metadata_manpage_help_version() {
         );
     }
     // Valid against fence-agents' schema.
-    let rng = "/usr/share/cluster/relaxng/metadata.rng";
-    if Path::new(rng).exists() {
-        let dir = TempDir::new("fw-meta");
-        let f = dir.path().join("m.xml");
-        std::fs::write(&f, xml).unwrap();
-        let out = Command::new("xmllint")
-            .args(["--noout", "--relaxng", rng])
-            .arg(&f)
-            .output()
-            .expect("xmllint (libxml2-utils)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    assert_valid_metadata(xml, "fence_cts_state -o metadata");
     // man page, --help, --version
     let man = agent().args(["-o", "manpage"]).run();
     man.assert_code(0);
