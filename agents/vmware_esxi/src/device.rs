@@ -20,16 +20,6 @@ pub struct EsxiDevice {
     vmids: HashMap<String, String>,
 }
 
-/// The later of two deadlines: a command gets at least a full
-/// shell_timeout of its own.
-fn later(a: Deadline, b: Deadline) -> Deadline {
-    if a.instant() >= b.instant() {
-        a
-    } else {
-        b
-    }
-}
-
 fn first_line(out: &Output) -> String {
     out.stdout
         .lines()
@@ -50,8 +40,9 @@ impl EsxiDevice {
         }
     }
 
+    /// A command gets at least a full shell_timeout of its own.
     fn command_deadline(&self, given: Deadline) -> Deadline {
-        later(given, Deadline::after(self.shell))
+        given.at_least(self.shell)
     }
 
     fn host_error(&self, f: HostFailure) -> FenceError {
