@@ -3,8 +3,10 @@
 //! agent built on them.
 
 mod device;
+pub mod esxcli;
 pub mod getallvms;
 mod spec;
+pub mod summary;
 pub mod vimcmd;
 
 pub use spec::spec;
