@@ -4,6 +4,7 @@
 
 mod device;
 pub mod esxcli;
+mod fallback;
 pub mod getallvms;
 mod spec;
 pub mod summary;
