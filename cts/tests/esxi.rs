@@ -205,8 +205,15 @@ fn status_by_name_vmid_and_path_with_hard_names() {
             .assert_code(1)
             .assert_stderr_has("Failed: Unable to obtain correct plug status");
     }
-    assert!(h.calls().iter().any(|c| c.args == "vmsvc/get.summary 12"));
     assert_states(&h, INVENTORY_STATES);
+}
+
+#[test]
+fn confirming_the_vm_costs_no_command_beyond_its_state_read() {
+    let Some(h) = esxi() else { return };
+    run(&h, &["-o", "status", "-n", "node10"]).assert_code(0);
+    let args: Vec<String> = h.calls().into_iter().map(|c| c.args).collect();
+    assert_eq!(args, ["vmsvc/getallvms", "vmsvc/get.summary 12"]);
 }
 
 #[test]
@@ -325,6 +332,18 @@ fn a_forged_row_reusing_an_existing_vmid_is_refused() {
         run(&h, &["-o", "off", "-n", plug])
             .assert_code(1)
             .assert_stderr_has("vmid 1 is listed 2 times");
+    }
+    // vim-cmd reads "0001" as vmid 1 too.
+    h.set_vms(&[
+        Vm::new("1", "node1", "on"),
+        Vm::new("3", "web", "on").annotation(
+            "owner: ops\n0001    db07   [datastore1] db07/db07.vmx   rhel9_64Guest   vmx-19",
+        ),
+    ]);
+    for plug in ["db07", "0001", "node1"] {
+        run(&h, &["-o", "off", "-n", plug])
+            .assert_code(1)
+            .assert_stderr_has("is listed 2 times");
     }
     assert_nothing_powered(&h);
     assert_states(&h, &[("1", "on"), ("3", "on")]);
@@ -673,7 +692,7 @@ fn hostd_down_a_vm_without_a_process_is_never_already_off() {
     // node1 is off, db07 is not on this host: without hostd both look the
     // same, so neither is "off".
     for plug in ["[datastore1] node1/node1.vmx", "[datastore1] db07/db07.vmx"] {
-        for action in ["off", "status"] {
+        for action in ["off", "status", "on"] {
             let out = run(&h, &["-o", action, "-n", plug]);
             out.assert_code(1)
                 .assert_stderr_has("cannot be told apart")

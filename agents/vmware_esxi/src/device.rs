@@ -262,7 +262,7 @@ impl EsxiDevice {
             ))),
             Resolve::DuplicateVmid(rows) => Err(refuse(format!(
                 "vmid {} is listed {} times by vim-cmd vmsvc/getallvms on {host}: {}; at least one of these rows is a VM's annotation or name imitating a row, so nothing was done. Fix the annotation or name that repeats the row.",
-                rows[0].vmid,
+                rows.first().map(|r| r.vmid.as_str()).unwrap_or("?"),
                 rows.len(),
                 describe(&rows)
             ))),
