@@ -70,6 +70,13 @@ fn esxi() -> Option<FakeEsxi> {
     Some(h)
 }
 
+/// The standard host, with its hostd down.
+fn no_hostd() -> Option<FakeEsxi> {
+    let h = esxi()?;
+    h.write("hostd-down", "");
+    Some(h)
+}
+
 /// The agent's command line against a fake host, built up as needed.
 #[derive(Clone)]
 struct Invocation {
@@ -143,6 +150,14 @@ fn run(h: &FakeEsxi, extra: &[&str]) -> Outcome {
     agent_on(h).password().with(extra).run()
 }
 
+/// `-o ACTION -n PLUG`, then `extra`.
+fn act(h: &FakeEsxi, action: &str, plug: &str, extra: &[&str]) -> Outcome {
+    run(h, &[&["-o", action, "-n", plug], extra].concat())
+}
+
+/// Short enough that a hung hostd costs seconds, not minutes.
+const HUNG_BOUNDS: &[&str] = &["--shell-timeout=2", "--power-timeout=8"];
+
 /// Every VM on the host is in exactly these states.
 fn assert_states(h: &FakeEsxi, want: &[(&str, &str)]) {
     let want: BTreeMap<String, String> = want
@@ -150,6 +165,26 @@ fn assert_states(h: &FakeEsxi, want: &[(&str, &str)]) {
         .map(|(id, s)| (id.to_string(), s.to_string()))
         .collect();
     assert_eq!(h.states(), want, "calls: {:?}", h.calls());
+}
+
+/// The standard inventory's VMs are as set up, but for `changed`.
+fn assert_inventory_but(h: &FakeEsxi, changed: &[(&str, &str)]) {
+    let want: Vec<(&str, &str)> = INVENTORY_STATES
+        .iter()
+        .map(|(id, s)| {
+            changed
+                .iter()
+                .find(|(c, _)| c == id)
+                .map_or((*id, *s), |(c, n)| (*c, *n))
+        })
+        .collect();
+    assert_states(h, &want);
+}
+
+/// Nothing was powered or killed: every VM of the inventory is as set up.
+fn assert_inventory_untouched(h: &FakeEsxi) {
+    assert_nothing_powered(h);
+    assert_inventory_but(h, &[]);
 }
 
 /// Nothing was asked to change power: no power command, no kill.
@@ -205,7 +240,7 @@ fn status_by_name_vmid_and_path_with_hard_names() {
             .assert_code(1)
             .assert_stderr_has("Failed: Unable to obtain correct plug status");
     }
-    assert_states(&h, INVENTORY_STATES);
+    assert_inventory_but(&h, &[]);
 }
 
 #[test]
@@ -512,9 +547,7 @@ fn reboot_with_delayed_transitions_uses_one_connection_and_no_tty() {
         .assert_code(0)
         .assert_stdout_has("Success: Rebooted");
     assert!(started.elapsed() >= Duration::from_secs(3), "not verified");
-    let mut want = INVENTORY_STATES.to_vec();
-    want[0] = ("12", "on");
-    assert_states(&h, &want);
+    assert_inventory_but(&h, &[]);
     let args: Vec<String> = h.calls().into_iter().map(|c| c.args).collect();
     let off = args
         .iter()
@@ -564,10 +597,7 @@ fn already_in_state_and_power_on() {
         .assert_stdout_has("Success: Powered ON");
     // Suspended is off: "on" resumes it.
     run(&h, &["-o", "on", "-n", "sleeper"]).assert_code(0);
-    let mut want = INVENTORY_STATES.to_vec();
-    want[1] = ("1", "on");
-    want[5] = ("5", "on");
-    assert_states(&h, &want);
+    assert_inventory_but(&h, &[("1", "on"), ("5", "on")]);
 }
 
 #[test]
@@ -592,34 +622,13 @@ fn power_command_output_is_never_trusted() {
     std::fs::remove_file(h.dir.join("lie")).unwrap();
     // power.on says nothing wrong but does nothing: failure.
     h.write("ignore", "");
-    run(
-        &h,
-        &[
-            "-o",
-            "on",
-            "-n",
-            "node10",
-            "--power-timeout=2",
-            "--retry-on=0",
-        ],
-    )
-    .assert_code(1)
-    .assert_stderr_has("Failed: Timed out waiting to power ON");
-    run(
-        &h,
-        &[
-            "-o",
-            "off",
-            "-n",
-            "web server (prod) [eu]",
-            "--power-timeout=2",
-        ],
-    )
-    .assert_code(1)
-    .assert_stderr_has("Failed: Timed out waiting to power OFF");
-    let mut want = INVENTORY_STATES.to_vec();
-    want[0] = ("12", "off");
-    assert_states(&h, &want);
+    act(&h, "on", "node10", &["--power-timeout=2", "--retry-on=0"])
+        .assert_code(1)
+        .assert_stderr_has("Failed: Timed out waiting to power ON");
+    act(&h, "off", "web server (prod) [eu]", &["--power-timeout=2"])
+        .assert_code(1)
+        .assert_stderr_has("Failed: Timed out waiting to power OFF");
+    assert_inventory_but(&h, &[("12", "off")]);
 }
 
 // ---- hostd down or hung --------------------------------------------------
@@ -635,8 +644,7 @@ fn kills(h: &FakeEsxi) -> Vec<String> {
 
 #[test]
 fn hostd_down_from_the_start_an_off_by_vmx_path_ends_the_vms_process() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     let out = run(&h, &["-o", "off", "-n", NODE10_VMX]);
     out.assert_code(0)
         .assert_stdout_has("Success: Powered OFF")
@@ -650,15 +658,12 @@ fn hostd_down_from_the_start_an_off_by_vmx_path_ends_the_vms_process() {
         kills(&h),
         ["localcli vm process kill --type=soft --world-id=100012"]
     );
-    let mut want = INVENTORY_STATES.to_vec();
-    want[0] = ("12", "off");
-    assert_states(&h, &want);
+    assert_inventory_but(&h, &[("12", "off")]);
 }
 
 #[test]
 fn hostd_down_esxcli_is_used_where_it_works_without_hostd() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     h.write("esxcli-without-hostd", "");
     run(&h, &["-o", "off", "-n", NODE10_VMX])
         .assert_code(0)
@@ -673,22 +678,19 @@ fn hostd_down_esxcli_is_used_where_it_works_without_hostd() {
 
 #[test]
 fn hostd_down_a_name_alone_is_never_enough() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     for action in ["off", "status", "reboot"] {
         run(&h, &["-o", action, "-n", "node10"])
             .assert_code(1)
             .assert_stderr_has("hostd on 127.0.0.1:")
             .assert_stderr_has("only found by its .vmx path, never by a name");
     }
-    assert!(kills(&h).is_empty());
-    assert_states(&h, INVENTORY_STATES);
+    assert_inventory_untouched(&h);
 }
 
 #[test]
 fn hostd_down_a_vm_without_a_process_is_never_already_off() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     // node1 is off, db07 is not on this host: without hostd both look the
     // same, so neither is "off".
     for plug in ["[datastore1] node1/node1.vmx", "[datastore1] db07/db07.vmx"] {
@@ -700,14 +702,12 @@ fn hostd_down_a_vm_without_a_process_is_never_already_off() {
             assert!(!out.stdout.contains("OFF"), "{}", out.stdout);
         }
     }
-    assert!(kills(&h).is_empty());
-    assert_states(&h, INVENTORY_STATES);
+    assert_inventory_untouched(&h);
 }
 
 #[test]
 fn hostd_down_status_is_on_only_as_the_process_list_vouches() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     run(&h, &["-o", "status", "-n", NODE10_VMX])
         .assert_code(0)
         .assert_stdout_has("Status: ON");
@@ -715,21 +715,17 @@ fn hostd_down_status_is_on_only_as_the_process_list_vouches() {
     run(&h, &["-o", "on", "-n", NODE10_VMX])
         .assert_code(0)
         .assert_stdout_has("Success: Already ON");
-    assert!(kills(&h).is_empty());
-    assert_states(&h, INVENTORY_STATES);
+    assert_inventory_untouched(&h);
 }
 
 #[test]
 fn hostd_down_reboot_is_off_then_a_failed_on_saying_hostd_is_down() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     run(&h, &["-o", "reboot", "-n", NODE10_VMX])
         .assert_code(0)
         .assert_stdout_has("Success: Rebooted")
         .assert_stderr_has("cannot be powered on without it");
-    let mut want = INVENTORY_STATES.to_vec();
-    want[0] = ("12", "off");
-    assert_states(&h, &want);
+    assert_inventory_but(&h, &[("12", "off")]);
 }
 
 #[test]
@@ -737,45 +733,23 @@ fn hostd_hung_during_power_off_falls_back_for_the_vm_hostd_confirmed() {
     let Some(h) = esxi() else { return };
     h.write("hang", "power.off");
     // By name: hostd confirmed the VM before it hung.
-    let out = run(
-        &h,
-        &[
-            "-o",
-            "off",
-            "-n",
-            "node10",
-            "--shell-timeout=2",
-            "--power-timeout=10",
-        ],
-    );
+    let out = act(&h, "off", "node10", HUNG_BOUNDS);
     out.assert_code(0)
         .assert_stdout_has("Success: Powered OFF")
         .assert_stderr_has("vim-cmd vmsvc/power.off 12 did not answer in time")
         .assert_stderr_has("localcli vm process kill --type=soft --world-id=100012");
-    assert!(out.elapsed < Duration::from_secs(12), "{:?}", out.elapsed);
+    assert!(out.elapsed < Duration::from_secs(10), "{:?}", out.elapsed);
     // Hung, not refused: localcli at once, esxcli (which would hang on
     // hostd too) never.
     assert!(!call_lines(&h).iter().any(|l| l.starts_with("esxcli")));
-    let mut want = INVENTORY_STATES.to_vec();
-    want[0] = ("12", "off");
-    assert_states(&h, &want);
+    assert_inventory_but(&h, &[("12", "off")]);
 }
 
 #[test]
 fn hostd_hung_from_the_start_is_bounded_and_falls_back() {
     let Some(h) = esxi() else { return };
     h.write("hostd-hung", "");
-    let out = run(
-        &h,
-        &[
-            "-o",
-            "off",
-            "-n",
-            NODE10_VMX,
-            "--shell-timeout=2",
-            "--power-timeout=8",
-        ],
-    );
+    let out = act(&h, "off", NODE10_VMX, HUNG_BOUNDS);
     out.assert_code(0).assert_stdout_has("Success: Powered OFF");
     assert!(out.elapsed < Duration::from_secs(12), "{:?}", out.elapsed);
     assert_eq!(h.state("12"), "off");
@@ -789,8 +763,7 @@ fn hostd_hung_from_the_start_is_bounded_and_falls_back() {
 
 #[test]
 fn a_soft_kill_the_guest_ignores_escalates_to_hard() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     h.vm_file("12", "soft-ignored", "");
     run(&h, &["-o", "off", "-n", NODE10_VMX, "--power-timeout=9"])
         .assert_code(0)
@@ -802,15 +775,12 @@ fn a_soft_kill_the_guest_ignores_escalates_to_hard() {
             "localcli vm process kill --type=hard --world-id=100012"
         ]
     );
-    let mut want = INVENTORY_STATES.to_vec();
-    want[0] = ("12", "off");
-    assert_states(&h, &want);
+    assert_inventory_but(&h, &[("12", "off")]);
 }
 
 #[test]
 fn kills_that_end_nothing_fail_within_power_timeout() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     h.write("kill-ignored", "");
     let out = run(&h, &["-o", "off", "-n", NODE10_VMX, "--power-timeout=6"]);
     out.assert_code(1)
@@ -830,13 +800,12 @@ fn kills_that_end_nothing_fail_within_power_timeout() {
         })
         .collect();
     assert_eq!(types, ["soft", "hard", "force"]);
-    assert_states(&h, INVENTORY_STATES);
+    assert_inventory_but(&h, &[]);
 }
 
 #[test]
 fn a_datastore_that_cannot_be_mapped_for_sure_is_refused() {
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     let uuid = h.volume_uuid("datastore1");
     for (volumes, why) in [
         (format!("datastore1|{uuid}|false\n"), "is not mounted"),
@@ -851,8 +820,7 @@ fn a_datastore_that_cannot_be_mapped_for_sure_is_refused() {
             .assert_code(1)
             .assert_stderr_has(why);
     }
-    assert!(kills(&h).is_empty());
-    assert_states(&h, INVENTORY_STATES);
+    assert_inventory_untouched(&h);
 }
 
 #[test]
@@ -865,8 +833,7 @@ fn not_an_esxi_host_and_hostd_down_for_list() {
         .assert_code(1)
         .assert_stderr_has("vim-cmd not found on 127.0.0.1:")
         .assert_stderr_has("not an ESXi host?");
-    let Some(h) = esxi() else { return };
-    h.write("hostd-down", "");
+    let Some(h) = no_hostd() else { return };
     for action in ["monitor", "list"] {
         run(&h, &["-o", action])
             .assert_code(1)
@@ -909,7 +876,7 @@ fn hanging_command_then_sigterm_closes_the_session_and_exits() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    assert_states(&h, INVENTORY_STATES);
+    assert_inventory_but(&h, &[]);
 }
 
 // ---- SSH: login, host keys, secrets ----------------------------------------

@@ -354,7 +354,7 @@ impl EsxiDevice {
             "hostd on {} is not responding ({}): an off falls back to the VM's process (esxcli vm process), found by its .vmx config file",
             self.host, trouble.detail
         ));
-        self.fallback = Some(Fallback::new(trouble));
+        self.fallback = Some(Fallback::new(self.host.clone(), trouble));
     }
 
     /// The `.vmx` path hostd confirmed for `plug` earlier in this session.
@@ -364,13 +364,12 @@ impl EsxiDevice {
 
     fn with_fallback<T>(
         &mut self,
-        f: impl FnOnce(&mut Fallback, &Ssh, &str, Option<String>) -> Result<T, FenceError>,
         plug: &Plug,
+        f: impl FnOnce(&mut Fallback, &Ssh, Option<String>) -> Result<T, FenceError>,
     ) -> Result<T, FenceError> {
         let confirmed = self.confirmed_path(plug);
-        let host = self.host.clone();
         match self.fallback.as_mut() {
-            Some(fb) => f(fb, &self.ssh, &host, confirmed),
+            Some(fb) => f(fb, &self.ssh, confirmed),
             None => Err(FenceError::Device("internal: no fallback".into())),
         }
     }
@@ -394,12 +393,9 @@ impl Device for EsxiDevice {
             }
         }
         let shell = self.shell;
-        self.with_fallback(
-            |fb, ssh, host, confirmed| {
-                fb.state(ssh, host, plug, confirmed, deadline.at_least(shell))
-            },
-            plug,
-        )
+        self.with_fallback(plug, |fb, ssh, confirmed| {
+            fb.state(ssh, plug, confirmed, deadline.at_least(shell))
+        })
     }
 
     fn set_power(
@@ -430,10 +426,9 @@ impl Device for EsxiDevice {
             }
             PowerState::Off => {
                 let shell = self.shell;
-                self.with_fallback(
-                    |fb, ssh, host, confirmed| fb.kill(ssh, host, plug, confirmed, shell, deadline),
-                    plug,
-                )
+                self.with_fallback(plug, |fb, ssh, confirmed| {
+                    fb.kill(ssh, plug, confirmed, shell, deadline)
+                })
             }
         }
     }

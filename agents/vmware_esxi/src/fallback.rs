@@ -61,6 +61,8 @@ const KILLS: [&str; 3] = ["soft", "hard", "force"];
 const POLL: Duration = Duration::from_millis(500);
 
 pub(crate) struct Fallback {
+    /// `host:port`, for messages.
+    host: String,
     trouble: HostdTrouble,
     /// The command-line tools still worth trying, preferred first.
     tools: Vec<Cli>,
@@ -80,13 +82,14 @@ struct Located {
 }
 
 impl Fallback {
-    pub fn new(trouble: HostdTrouble) -> Fallback {
+    pub fn new(host: String, trouble: HostdTrouble) -> Fallback {
         let tools = if trouble.hung {
             vec![Cli::Localcli, Cli::Esxcli]
         } else {
             vec![Cli::Esxcli, Cli::Localcli]
         };
         Fallback {
+            host,
             trouble,
             tools,
             volumes: None,
@@ -102,10 +105,10 @@ impl Fallback {
         self.tools.first().map(|t| t.program()).unwrap_or("esxcli")
     }
 
-    fn hostd_says(&self, host: &str) -> String {
+    fn hostd_says(&self) -> String {
         format!(
-            "hostd on {host} is not responding ({})",
-            self.trouble.detail
+            "hostd on {} is not responding ({})",
+            self.host, self.trouble.detail
         )
     }
 
@@ -141,7 +144,6 @@ impl Fallback {
     fn xml<T>(
         &mut self,
         ssh: &Ssh,
-        host: &str,
         args: &str,
         deadline: Deadline,
         parse: fn(&str) -> Result<T, esxcli::EsxcliError>,
@@ -151,7 +153,7 @@ impl Fallback {
         if out.status != Some(0) {
             return Err(FenceError::Device(format!(
                 "{} and `{tool} {args}` failed too (exit {}): {}",
-                self.hostd_says(host),
+                self.hostd_says(),
                 out.status
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "?".into()),
@@ -159,7 +161,7 @@ impl Fallback {
             )));
         }
         parse(&out.stdout)
-            .map_err(|e| FenceError::Device(format!("`{tool} {args}` on {host}: {e}")))
+            .map_err(|e| FenceError::Device(format!("`{tool} {args}` on {}: {e}", self.host)))
     }
 
     /// Which process config files `plug` means, or why that cannot be
@@ -167,7 +169,6 @@ impl Fallback {
     fn locate(
         &mut self,
         ssh: &Ssh,
-        host: &str,
         plug: &Plug,
         confirmed: Option<String>,
         deadline: Deadline,
@@ -178,20 +179,19 @@ impl Fallback {
             None => {
                 return Err(FenceError::Status(format!(
                     "{}, and without it a VM is only found by its .vmx path, never by a name: give plug=\"[datastore] dir/name.vmx\" (the File column of vim-cmd vmsvc/getallvms), or restart hostd (/etc/init.d/hostd restart)",
-                    self.hostd_says(host)
+                    self.hostd_says()
                 )))
             }
         };
         let vmx = DatastorePath::parse(&text).ok_or_else(|| {
             FenceError::Status(format!(
                 "{}, and {text:?} is not a plain [datastore] dir/name.vmx path the VM's process could be found by",
-                self.hostd_says(host)
+                self.hostd_says()
             ))
         })?;
         if self.volumes.is_none() {
             let vols = self.xml(
                 ssh,
-                host,
                 "storage filesystem list",
                 deadline,
                 esxcli::parse_filesystem_list,
@@ -202,7 +202,7 @@ impl Fallback {
             .map_err(|e| {
                 FenceError::Status(format!(
                     "{}, and {vmx} cannot be mapped to a config file for sure: {e}; nothing was done",
-                    self.hostd_says(host)
+                    self.hostd_says()
                 ))
             })?;
         Ok(Located {
@@ -216,17 +216,10 @@ impl Fallback {
     fn worlds(
         &mut self,
         ssh: &Ssh,
-        host: &str,
         at: &Located,
         deadline: Deadline,
     ) -> Result<Option<World>, FenceError> {
-        let all = self.xml(
-            ssh,
-            host,
-            "vm process list",
-            deadline,
-            esxcli::parse_process_list,
-        )?;
+        let all = self.xml(ssh, "vm process list", deadline, esxcli::parse_process_list)?;
         let mut mine: Vec<World> = all
             .into_iter()
             .filter(|w| at.paths.contains(&w.config_file))
@@ -235,7 +228,8 @@ impl Fallback {
             0 => Ok(None),
             1 => Ok(mine.pop()),
             n => Err(FenceError::AmbiguousPlug(format!(
-                "{n} VM processes on {host} have the config file of {}: worlds {}; nothing was done",
+                "{n} VM processes on {} have the config file of {}: worlds {}; nothing was done",
+                self.host,
                 at.vmx,
                 mine.iter()
                     .map(|w| w.world_id.to_string())
@@ -249,13 +243,12 @@ impl Fallback {
     pub fn state(
         &mut self,
         ssh: &Ssh,
-        host: &str,
         plug: &Plug,
         confirmed: Option<String>,
         deadline: Deadline,
     ) -> Result<PowerState, FenceError> {
-        let at = self.locate(ssh, host, plug, confirmed, deadline)?;
-        match self.worlds(ssh, host, &at, deadline)? {
+        let at = self.locate(ssh, plug, confirmed, deadline)?;
+        match self.worlds(ssh, &at, deadline)? {
             Some(w) => {
                 logging::info(format!(
                     "hostd down: {} runs as world {} ({})",
@@ -277,7 +270,7 @@ impl Fallback {
             }
             None => Err(FenceError::Status(format!(
                 "{} and no running VM process has the config file {}: the VM is off, or not on this host, and without hostd that cannot be told apart. Restart hostd (/etc/init.d/hostd restart) and try again",
-                self.hostd_says(host),
+                self.hostd_says(),
                 at.paths.join(" or ")
             ))),
         }
@@ -289,13 +282,12 @@ impl Fallback {
     pub fn kill(
         &mut self,
         ssh: &Ssh,
-        host: &str,
         plug: &Plug,
         confirmed: Option<String>,
         shell: Duration,
         deadline: Deadline,
     ) -> Result<(), FenceError> {
-        let at = self.locate(ssh, host, plug, confirmed, deadline.within(shell))?;
+        let at = self.locate(ssh, plug, confirmed, deadline.within(shell))?;
         // The kills share the time but a last look at the process list,
         // which decides.
         let reserve = (deadline.remaining() / 5).min(Duration::from_secs(2));
@@ -307,8 +299,8 @@ impl Fallback {
         );
         let mut last: Option<World> = None;
         for (i, kind) in KILLS.iter().enumerate() {
-            let Some(world) = self.worlds(ssh, host, &at, deadline.within(shell))? else {
-                return self.gone(host, plug, &at, last.as_ref(), KILLS.get(i.wrapping_sub(1)));
+            let Some(world) = self.worlds(ssh, &at, deadline.within(shell))? else {
+                return self.gone(plug, &at, last.as_ref(), KILLS.get(i.wrapping_sub(1)));
             };
             let step_end = Deadline::after(kills_end.remaining() / (KILLS.len() - i) as u32);
             let cmd = format!(
@@ -336,23 +328,17 @@ impl Fallback {
             last = Some(world);
             while !step_end.expired() {
                 std::thread::sleep(POLL.min(step_end.remaining()));
-                if self
-                    .worlds(ssh, host, &at, deadline.within(shell))?
-                    .is_none()
-                {
-                    return self.gone(host, plug, &at, last.as_ref(), Some(kind));
+                if self.worlds(ssh, &at, deadline.within(shell))?.is_none() {
+                    return self.gone(plug, &at, last.as_ref(), Some(kind));
                 }
             }
         }
-        if self
-            .worlds(ssh, host, &at, deadline.within(shell))?
-            .is_none()
-        {
-            return self.gone(host, plug, &at, last.as_ref(), KILLS.last());
+        if self.worlds(ssh, &at, deadline.within(shell))?.is_none() {
+            return self.gone(plug, &at, last.as_ref(), KILLS.last());
         }
         Err(FenceError::WaitingOff(format!(
             "{}: the process of {} ({}) still runs after soft, hard and force kills",
-            self.hostd_says(host),
+            self.hostd_says(),
             at.vmx,
             last.map(|w| format!("world {}", w.world_id))
                 .unwrap_or_default()
@@ -361,7 +347,6 @@ impl Fallback {
 
     fn gone(
         &mut self,
-        host: &str,
         plug: &Plug,
         at: &Located,
         world: Option<&World>,
@@ -371,7 +356,8 @@ impl Fallback {
             (Some(w), Some(kind)) => {
                 self.killed.insert(plug.as_str().to_string());
                 logging::warning(format!(
-                    "hostd on {host} is down: powered off {} through its process: world {} is gone from `{} vm process list` after the {kind} kill",
+                    "hostd on {} is down: powered off {} through its process: world {} is gone from `{} vm process list` after the {kind} kill",
+                    self.host,
                     at.vmx,
                     w.world_id,
                     self.tool()
