@@ -249,6 +249,16 @@ fn confirming_the_vm_costs_no_command_beyond_its_state_read() {
     run(&h, &["-o", "status", "-n", "node10"]).assert_code(0);
     let args: Vec<String> = h.calls().into_iter().map(|c| c.args).collect();
     assert_eq!(args, ["vmsvc/getallvms", "vmsvc/get.summary 12"]);
+    // And the agent logs out under its own name.
+    let t0 = Instant::now();
+    while !h.server_log().contains("fence_vmware_esxi done") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no disconnect message: {}",
+            h.server_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

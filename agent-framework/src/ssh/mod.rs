@@ -68,7 +68,7 @@ fn home_dir() -> Option<PathBuf> {
 pub struct Peer {
     /// The agent's program name (`fence_x`).
     pub agent: &'static str,
-    /// The device as users call it (`ESXi host`).
+    /// The device as its users call it, for messages.
     pub device: &'static str,
     /// The login when `username` is not given.
     pub default_user: &'static str,

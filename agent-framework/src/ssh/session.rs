@@ -19,7 +19,7 @@ pub struct Params {
     /// The agent's program name, sent with the disconnect message so
     /// that the device's log says who left.
     pub agent: String,
-    /// What the device is, as users call it ("ESXi host"): messages ask
+    /// What the device is, as its users call it: messages ask
     /// them to check a fingerprint on its console.
     pub device: String,
     pub host: String,
@@ -599,7 +599,7 @@ mod tests {
             },
         ];
         assert_eq!(p.prompt("root", "", &two), ["s3cret pw", "s3cret pw"]);
-        // Some servers (ESXi 5.1+) end with a round of zero prompts: answer it with zero
+        // Some servers end with a round of zero prompts: answer it with zero
         // responses, not a failure.
         assert!(p.prompt("root", "", &[]).is_empty());
         assert_eq!(p.rounds, 2);
