@@ -404,8 +404,12 @@ impl Device for EsxiDevice {
         target: PowerState,
         deadline: Deadline,
     ) -> Result<(), FenceError> {
-        // An off, fallback and all, ends within power_timeout.
-        let deadline = deadline.min(Deadline::after(self.power));
+        // An off, fallback and all, ends within power_timeout; an on has
+        // no fallback and keeps the framework's whole bound.
+        let deadline = match target {
+            PowerState::Off => deadline.min(Deadline::after(self.power)),
+            PowerState::On => deadline,
+        };
         if self.fallback.is_none() {
             match self.vim_power(plug, target, deadline) {
                 Ok(()) => return Ok(()),
