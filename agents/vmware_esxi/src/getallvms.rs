@@ -656,6 +656,26 @@ Skipping invalid VM '7'
     }
 
     #[test]
+    fn a_row_with_too_many_readings_still_answers_to_every_name_in_it() {
+        let line = format!(
+            "5 evil {}[ds] a/a.vmx otherGuest vmx-10",
+            "[x] ".repeat(100)
+        );
+        let row = parse_row(&line).unwrap();
+        assert!(row.unread.is_some());
+        assert_eq!(row.other_readings.len(), MAX_READINGS - 1);
+        let dropped = format!("evil {}", "[x] ".repeat(80)).trim_end().to_string();
+        assert!(!row.readings().any(|(n, _)| n == dropped));
+        let t = VmTable {
+            rows: vec![row],
+            ..Default::default()
+        };
+        assert!(
+            matches!(t.resolve(&dropped), Resolve::Candidate(r, MatchedBy::Name) if r.vmid == "5")
+        );
+    }
+
+    #[test]
     fn hostile_input_is_parsed_without_panic() {
         let huge_line = format!("1 {} [ds] a/a.vmx otherGuest vmx-10", "[x] ".repeat(20_000));
         let many_vmx = format!("1 a [ds] {} otherGuest vmx-10", "a.vmx ".repeat(20_000));
