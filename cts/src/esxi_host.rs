@@ -1,12 +1,14 @@
 //! A fake ESXi host: OpenSSH sshd (configured like ESXi: keyboard-interactive
 //! and publickey only, no PTY) or dropbear (password and publickey, like
 //! ESXi 4.x) on a free loopback port, logging in a dedicated test user whose
-//! login shell puts the fake `vim-cmd` of cts/esxi/ first in PATH.
+//! login shell puts the fake `vim-cmd`, `esxcli` and `localcli` of cts/esxi/
+//! first in PATH.
 //!
 //! Each server gets its own host directory, `/var/lib/ctsesxi/hosts/<port>`,
 //! with the fake's VM table, VM states and call log, so tests run in
 //! parallel without sharing state. Needs root (users, sshd).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -137,12 +139,95 @@ pub enum Server {
     Dropbear,
 }
 
-/// One call the fake vim-cmd logged.
+/// One call the fake vim-cmd, esxcli or localcli logged.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub client_port: String,
     pub tty: bool,
+    /// `vim-cmd`, `esxcli` or `localcli`.
+    pub program: String,
     pub args: String,
+}
+
+impl Call {
+    /// `program args`, as run.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.program, self.args)
+    }
+}
+
+/// One VM of the fake host, as hostd knows it.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    pub vmid: String,
+    pub name: String,
+    /// `[datastore] dir/name.vmx`
+    pub file: String,
+    pub guest: String,
+    pub version: String,
+    /// Printed after the version by getallvms, its later lines raw.
+    pub annotation: Option<String>,
+    /// What the VM's guest tools report as its host name.
+    pub hostname: Option<String>,
+    /// `on`, `off` or `suspended`.
+    pub state: String,
+}
+
+impl Vm {
+    /// A VM filed as ESXi files a new one: `[datastore1] NAME/NAME.vmx`.
+    pub fn new(vmid: &str, name: &str, state: &str) -> Vm {
+        Vm {
+            vmid: vmid.into(),
+            name: name.into(),
+            file: format!("[datastore1] {name}/{name}.vmx"),
+            guest: "otherGuest".into(),
+            version: "vmx-13".into(),
+            annotation: None,
+            hostname: None,
+            state: state.into(),
+        }
+    }
+
+    pub fn file(mut self, file: &str) -> Vm {
+        self.file = file.into();
+        self
+    }
+
+    pub fn guest(mut self, guest: &str, version: &str) -> Vm {
+        self.guest = guest.into();
+        self.version = version.into();
+        self
+    }
+
+    pub fn annotation(mut self, text: &str) -> Vm {
+        self.annotation = Some(text.into());
+        self
+    }
+
+    pub fn hostname(mut self, text: &str) -> Vm {
+        self.hostname = Some(text.into());
+        self
+    }
+}
+
+/// A made-up but stable volume uuid for a datastore name.
+fn volume_uuid(name: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    format!(
+        "{:08x}-{:08x}-{:04x}-{:012x}",
+        h >> 32,
+        h & 0xffff_ffff,
+        (h >> 16) & 0xffff,
+        h & 0xffff_ffff_ffff
+    )
+}
+
+/// The datastore of `[datastore] path`.
+fn datastore_of(file: &str) -> Option<&str> {
+    file.strip_prefix('[')?.split_once("] ").map(|(d, _)| d)
 }
 
 pub struct FakeEsxi {
@@ -182,12 +267,15 @@ impl FakeEsxi {
             std::fs::create_dir_all(dir.join("state")).unwrap();
             if with_vim_cmd {
                 std::fs::create_dir_all(dir.join("bin")).unwrap();
-                std::fs::copy(
-                    repo_root().join("cts/esxi/vim-cmd"),
-                    dir.join("bin/vim-cmd"),
-                )
-                .unwrap();
-                set_mode(&dir.join("bin/vim-cmd"), 0o755);
+                for (tool, source) in [
+                    ("vim-cmd", "vim-cmd"),
+                    ("esxcli", "esxcli"),
+                    ("localcli", "esxcli"),
+                ] {
+                    let to = dir.join("bin").join(tool);
+                    std::fs::copy(repo_root().join("cts/esxi").join(source), &to).unwrap();
+                    set_mode(&to, 0o755);
+                }
             }
             std::fs::write(dir.join("log"), "").unwrap();
             chown_user(&dir);
@@ -259,12 +347,59 @@ impl FakeEsxi {
         run(Command::new("chown").arg(USER).arg(&path));
     }
 
-    /// Set the getallvms rows, and every listed VM's state.
-    pub fn set_vms(&self, rows: &str, states: &[(&str, &str)]) {
-        self.write("vms", rows);
-        for (id, s) in states {
-            self.set_state(id, s);
+    /// Make these the host's VMs (getallvms lists them in this order),
+    /// with a mounted volume for every datastore they are filed on.
+    pub fn set_vms(&self, vms: &[Vm]) {
+        let _ = std::fs::remove_dir_all(self.dir.join("vms.d"));
+        let _ = std::fs::remove_dir_all(self.dir.join("state"));
+        std::fs::create_dir_all(self.dir.join("state")).unwrap();
+        let mut datastores: Vec<String> = Vec::new();
+        for vm in vms {
+            let d = self.dir.join("vms.d").join(&vm.vmid);
+            std::fs::create_dir_all(&d).unwrap();
+            let fields = [
+                ("name", Some(&vm.name)),
+                ("file", Some(&vm.file)),
+                ("guest", Some(&vm.guest)),
+                ("version", Some(&vm.version)),
+                ("annotation", vm.annotation.as_ref()),
+                ("hostname", vm.hostname.as_ref()),
+            ];
+            for (field, value) in fields {
+                if let Some(v) = value {
+                    std::fs::write(d.join(field), v).unwrap();
+                }
+            }
+            std::fs::write(
+                self.dir.join("state").join(&vm.vmid),
+                format!("{}\n", vm.state),
+            )
+            .unwrap();
+            if let Some(ds) = datastore_of(&vm.file) {
+                if !datastores.iter().any(|d| d == ds) {
+                    datastores.push(ds.to_string());
+                }
+            }
         }
+        let order: String = vms.iter().map(|v| format!("{}\n", v.vmid)).collect();
+        std::fs::write(self.dir.join("order"), order).unwrap();
+        let volumes: String = datastores
+            .iter()
+            .map(|d| format!("{d}|{}|true\n", volume_uuid(d)))
+            .collect();
+        std::fs::write(self.dir.join("datastores"), volumes).unwrap();
+        chown_user(&self.dir);
+    }
+
+    /// The uuid of the volume behind a datastore name, as set_vms made it.
+    pub fn volume_uuid(&self, datastore: &str) -> String {
+        volume_uuid(datastore)
+    }
+
+    /// A per-VM control file of the fake (`invalid`, `soft-ignored`,
+    /// `connection`, `world`).
+    pub fn vm_file(&self, vmid: &str, name: &str, content: &str) {
+        self.write(&format!("vms.d/{vmid}/{name}"), content);
     }
 
     pub fn set_state(&self, vmid: &str, state: &str) {
@@ -278,6 +413,22 @@ impl FakeEsxi {
             .to_string()
     }
 
+    /// Every VM's power state, read back from the fake's state files.
+    pub fn states(&self) -> BTreeMap<String, String> {
+        std::fs::read_dir(self.dir.join("state"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let id = e.file_name().to_string_lossy().into_owned();
+                        let state = self.state(&id);
+                        (id, state)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Write a control file of the fake (`delay`, `hang`, `hostd-down`, ...).
     pub fn write(&self, name: &str, content: &str) {
         let p = self.dir.join(name);
@@ -285,19 +436,21 @@ impl FakeEsxi {
         run(Command::new("chown").arg(USER).arg(&p));
     }
 
-    /// Every vim-cmd call so far.
+    /// Every vim-cmd, esxcli and localcli call so far.
     pub fn calls(&self) -> Vec<Call> {
         std::fs::read_to_string(self.dir.join("log"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| {
-                let mut w = l.splitn(4, ' ');
+                let mut w = l.splitn(5, ' ');
                 let _time = w.next()?;
                 let port = w.next()?.strip_prefix("port=")?.to_string();
                 let tty = w.next()? == "tty=yes";
+                let program = w.next()?.strip_prefix("prog=")?.to_string();
                 Some(Call {
                     client_port: port,
                     tty,
+                    program,
                     args: w.next().unwrap_or("").to_string(),
                 })
             })

@@ -307,31 +307,31 @@ mod tests {
         let ed2 = blob("ssh-ed25519", b"BBB");
         let ec = blob("ecdsa-sha2-nistp256", b"CCC");
         let text = format!(
-            "# comment\nesxi1,10.0.0.1 {}\n[esxi2]:2222 {}\n*.lab,!bad.lab {}\ngarbage line\n",
+            "# comment\nhost1,10.0.0.1 {}\n[host2]:2222 {}\n*.lab,!bad.lab {}\ngarbage line\n",
             entry_line("x", &ed).split_once(' ').unwrap().1,
             entry_line("x", &ec).split_once(' ').unwrap().1,
             entry_line("x", &ed2).split_once(' ').unwrap().1,
         );
         let e = entries(&text);
         assert_eq!(e.len(), 3);
-        assert!(matches!(check(&e, "esxi1", &ed), Verdict::Match(_)));
+        assert!(matches!(check(&e, "host1", &ed), Verdict::Match(_)));
         assert!(matches!(check(&e, "10.0.0.1", &ed), Verdict::Match(_)));
-        assert!(matches!(check(&e, "esxi1", &ed2), Verdict::Changed(_)));
-        match check(&e, "esxi1", &ec) {
+        assert!(matches!(check(&e, "host1", &ed2), Verdict::Changed(_)));
+        match check(&e, "host1", &ec) {
             Verdict::Unknown { other_types } => assert_eq!(other_types, ["ssh-ed25519"]),
             v => panic!("{v:?}"),
         }
         assert!(matches!(
-            check(&e, &lookup_name("esxi2", 2222), &ec),
+            check(&e, &lookup_name("host2", 2222), &ec),
             Verdict::Match(_)
         ));
         // A key for port 2222 is not a key for port 22, and the other way.
         assert!(matches!(
-            check(&e, &lookup_name("esxi2", 22), &ec),
+            check(&e, &lookup_name("host2", 22), &ec),
             Verdict::Unknown { .. }
         ));
         assert!(matches!(
-            check(&e, &lookup_name("esxi1", 2222), &ed),
+            check(&e, &lookup_name("host1", 2222), &ed),
             Verdict::Unknown { .. }
         ));
         assert!(matches!(check(&e, "a.lab", &ed2), Verdict::Match(_)));

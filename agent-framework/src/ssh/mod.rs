@@ -62,10 +62,23 @@ fn home_dir() -> Option<PathBuf> {
         .map(|u| u.dir)
 }
 
+/// Who is connecting to what: the framework names no agent and no device
+/// of its own, so messages and the disconnect say what the agent tells it.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The agent's program name (`fence_x`).
+    pub agent: &'static str,
+    /// The device as its users call it, for messages.
+    pub device: &'static str,
+    /// The login when `username` is not given.
+    pub default_user: &'static str,
+}
+
 /// Everything needed to open the session, from the options: explicit
 /// options win over their `ssh_options` forms (`-p`, `-i`), which win over
-/// the defaults (port 22, `default_user`, OpenSSH's known_hosts files).
-pub fn params_from_config(cfg: &Config, default_user: &str) -> Result<Params, FenceError> {
+/// the defaults (port 22, the peer's default user, OpenSSH's known_hosts
+/// files).
+pub fn params_from_config(cfg: &Config, peer: Peer) -> Result<Params, FenceError> {
     let o = ssh_options_of(cfg)?;
     for w in &o.ignored {
         logging::debug(format!("ssh_options: ignoring {w:?}"));
@@ -100,12 +113,14 @@ pub fn params_from_config(cfg: &Config, default_user: &str) -> Result<Params, Fe
         ]
     });
     Ok(Params {
+        agent: peer.agent.to_string(),
+        device: peer.device.to_string(),
         host: cfg.text("ip").unwrap_or_default().to_string(),
         port,
         user: cfg
             .text("username")
             .filter(|u| !u.is_empty())
-            .unwrap_or(default_user)
+            .unwrap_or(peer.default_user)
             .to_string(),
         password: cfg.password().cloned(),
         identity_file,

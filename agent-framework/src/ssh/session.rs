@@ -1,6 +1,6 @@
 //! One SSH session with a fencing device: connect, verify the host key, log
 //! in, then run commands, each on its own exec channel. Never a PTY: some
-//! devices (ESXi) run out of them and need a reboot to get them back.
+//! devices run out of them and need a reboot to get them back.
 
 use std::io::{ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -16,6 +16,12 @@ use super::options::Strict;
 
 /// Everything needed to open the session.
 pub struct Params {
+    /// The agent's program name, sent with the disconnect message so
+    /// that the device's log says who left.
+    pub agent: String,
+    /// What the device is, as its users call it: messages ask
+    /// them to check a fingerprint on its console.
+    pub device: String,
     pub host: String,
     pub port: u16,
     pub user: String,
@@ -45,6 +51,7 @@ pub struct Ssh {
     session: Session,
     tcp: TcpStream,
     label: String,
+    agent: String,
 }
 
 /// What a command printed and how it ended.
@@ -59,7 +66,7 @@ const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 const LIBSSH2_ERROR_SOCKET_SEND: i32 = -7;
 const LIBSSH2_ERROR_SOCKET_DISCONNECT: i32 = -13;
 const LIBSSH2_ERROR_SOCKET_RECV: i32 = -43;
-/// Output larger than this is no vim-cmd output: stop reading.
+/// Output larger than this is no fencing device's answer: stop reading.
 const MAX_OUTPUT: usize = 16 << 20;
 
 fn millis(deadline: Deadline) -> u32 {
@@ -83,7 +90,7 @@ fn is_disconnect(e: &ssh2::Error) -> bool {
 }
 
 /// Answers every keyboard-interactive prompt with the password, and a
-/// round without prompts (ESXi sends one) with nothing.
+/// round without prompts (some servers end with one) with nothing.
 struct PasswordPrompter<'a> {
     password: &'a Secret,
     rounds: u32,
@@ -232,10 +239,11 @@ fn verify_host_key(
             "Host key verification failed: the {label} host key of {name} has CHANGED \
              (someone may be intercepting the connection, or the host was reinstalled).\n\
              Key shown now: {label} {fp}; the known key is at {}:{}.\n\
-             If the change is expected, check the fingerprint on the ESXi console, then run:\n\
+             If the change is expected, check the fingerprint on the {}'s console, then run:\n\
              ssh-keygen -R '{name}' -f {} && {keyscan}",
             e.file.display(),
             e.line,
+            p.device,
             e.file.display()
         ))),
         Verdict::Changed(_) => {
@@ -257,9 +265,10 @@ fn verify_host_key(
                 Err(FenceError::LoginDenied(format!(
                     "Host key verification failed: {name} is not a known host{others}.\n\
                      Its {label} key fingerprint is {fp} (searched: {files}).\n\
-                     To trust it, check the fingerprint on the ESXi console, then run:\n\
+                     To trust it, check the fingerprint on the {}'s console, then run:\n\
                      {keyscan}\n\
-                     or set ssh_options=\"-o StrictHostKeyChecking=accept-new\" once."
+                     or set ssh_options=\"-o StrictHostKeyChecking=accept-new\" once.",
+                    p.device
                 )))
             }
             Strict::AcceptNew => {
@@ -463,6 +472,7 @@ impl Ssh {
             session,
             tcp: shutdown_handle,
             label: p.label(),
+            agent: p.agent.clone(),
         })
     }
 
@@ -561,7 +571,7 @@ impl Ssh {
         self.session.set_timeout(1000);
         let _ = self
             .session
-            .disconnect(None, "fence_vmware_esxi done", None);
+            .disconnect(None, &format!("{} done", self.agent), None);
         let _ = self.tcp.shutdown(Shutdown::Both);
     }
 }
@@ -589,7 +599,7 @@ mod tests {
             },
         ];
         assert_eq!(p.prompt("root", "", &two), ["s3cret pw", "s3cret pw"]);
-        // ESXi 5.1+ ends with a round of zero prompts: answer it with zero
+        // Some servers end with a round of zero prompts: answer it with zero
         // responses, not a failure.
         assert!(p.prompt("root", "", &[]).is_empty());
         assert_eq!(p.rounds, 2);

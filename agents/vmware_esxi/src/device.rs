@@ -1,36 +1,71 @@
-//! The ESXi host as a fencing device: VMs are the plugs, `vim-cmd` the
-//! interface, one SSH session for the whole action.
+//! The ESXi host as a fencing device: VMs are the plugs, one SSH session
+//! serves the whole action.
+//!
+//! A plug is resolved in two steps. `vim-cmd vmsvc/getallvms` proposes the
+//! row it may mean (text a name or an annotation can imitate); then
+//! `vim-cmd vmsvc/get.summary VMID` — hostd's own record — must agree on
+//! the vmid, the name and the `.vmx` path, and on the plug itself, before
+//! anything is reported or done. The same summary carries the power state,
+//! so every later state read confirms the identity again at no extra cost.
+//!
+//! When hostd is down or hung, an off falls back to the VM's process (see
+//! fallback.rs), found by its config file, never by its display name.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use agent_framework::logging;
+use agent_framework::ssh::{Output, Ssh};
 use agent_framework::{Deadline, Device, FenceError, Outlet, Plug, PowerState};
 
-use crate::getallvms::{self, Resolve, VmTable};
+use crate::fallback::Fallback;
+use crate::getallvms::{self, MatchedBy, Resolve, VmRow, VmTable};
+use crate::summary::{self, VmSummary};
 use crate::vimcmd::{self, HostFailure, VmPower};
-use agent_framework::ssh::{Output, Ssh};
+
+/// A VM the agent has confirmed a plug means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    vmid: String,
+    name: String,
+    vm_path: String,
+}
+
+/// hostd did not serve a command.
+#[derive(Debug, Clone)]
+pub(crate) struct HostdTrouble {
+    /// It did not answer in time (rather than refusing at once).
+    pub hung: bool,
+    /// What was seen, for messages.
+    pub detail: String,
+}
+
+/// Why a step failed: hostd (which an off may get around) or anything else.
+pub(crate) enum Trouble {
+    Hostd(HostdTrouble),
+    Fatal(FenceError),
+}
+
+impl From<FenceError> for Trouble {
+    fn from(e: FenceError) -> Self {
+        Trouble::Fatal(e)
+    }
+}
 
 pub struct EsxiDevice {
     ssh: Ssh,
     host: String,
     /// shell_timeout: the bound of one command.
     shell: Duration,
-    /// plug → vmid, resolved once per session.
-    vmids: HashMap<String, String>,
+    /// power_timeout: the bound of a whole off, fallback included.
+    power: Duration,
+    /// plug → the VM confirmed for it in this session.
+    targets: HashMap<String, Target>,
+    /// Set once hostd failed: from then on the session works without it.
+    fallback: Option<Fallback>,
 }
 
-/// The later of two deadlines: a command gets at least a full
-/// shell_timeout of its own.
-fn later(a: Deadline, b: Deadline) -> Deadline {
-    if a.instant() >= b.instant() {
-        a
-    } else {
-        b
-    }
-}
-
-fn first_line(out: &Output) -> String {
+pub(crate) fn first_line(out: &Output) -> String {
     out.stdout
         .lines()
         .chain(out.stderr.lines())
@@ -40,43 +75,93 @@ fn first_line(out: &Output) -> String {
         .to_string()
 }
 
+fn exit_text(out: &Output) -> String {
+    out.status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn fold(p: VmPower) -> PowerState {
+    match p {
+        VmPower::On => PowerState::On,
+        // A suspended VM runs no code and writes nothing: off for fencing,
+        // as fence-agents' VMware agents count it.
+        VmPower::Off | VmPower::Suspended => PowerState::Off,
+    }
+}
+
+fn describe(rows: &[&VmRow]) -> String {
+    rows.iter()
+        .map(|r| format!("vmid {} ({:?}, {})", r.vmid, r.name, r.file))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl EsxiDevice {
-    pub fn new(ssh: Ssh, host: String, shell: Duration) -> EsxiDevice {
+    pub fn new(ssh: Ssh, host: String, shell: Duration, power: Duration) -> EsxiDevice {
         EsxiDevice {
             ssh,
             host,
             shell,
-            vmids: HashMap::new(),
+            power,
+            targets: HashMap::new(),
+            fallback: None,
         }
     }
 
+    /// A command gets at least a full shell_timeout of its own.
     fn command_deadline(&self, given: Deadline) -> Deadline {
-        later(given, Deadline::after(self.shell))
+        given.at_least(self.shell)
     }
 
-    fn host_error(&self, f: HostFailure) -> FenceError {
-        match f {
-            HostFailure::NoVimCmd => FenceError::Device(format!(
-                "vim-cmd not found on {} (not an ESXi host?)",
-                self.host
-            )),
-            HostFailure::HostdDown(line) => FenceError::Device(format!(
-                "hostd on {} is not responding (vim-cmd: {line}); restart the management agents (/etc/init.d/hostd restart) or check the host",
-                self.host
-            )),
-        }
-    }
-
-    /// `vim-cmd ARGS`, failing when vim-cmd is missing.
-    fn vim(&self, args: &str, deadline: Deadline) -> Result<Output, FenceError> {
-        let out = self.ssh.run(&format!("vim-cmd {args}"), deadline)?;
+    /// `vim-cmd ARGS`. A refusal by hostd or no answer in time is
+    /// `Trouble::Hostd`; a missing vim-cmd is fatal.
+    fn vim(&self, args: &str, deadline: Deadline) -> Result<Output, Trouble> {
+        let out = match self.ssh.run(&format!("vim-cmd {args}"), deadline) {
+            Ok(out) => out,
+            Err(FenceError::TimedOut(_)) => {
+                return Err(Trouble::Hostd(HostdTrouble {
+                    hung: true,
+                    detail: format!("vim-cmd {args} did not answer in time"),
+                }))
+            }
+            Err(e) => return Err(Trouble::Fatal(e)),
+        };
         if out.status == Some(127) {
-            return Err(self.host_error(HostFailure::NoVimCmd));
+            return Err(Trouble::Fatal(self.no_vim_cmd()));
+        }
+        // Only a failed run counts: a name or annotation in a successful
+        // output may contain any of the words.
+        if out.status != Some(0) {
+            match vimcmd::host_failure(out.status, &out.stdout, &out.stderr) {
+                Some(HostFailure::NoVimCmd) => return Err(Trouble::Fatal(self.no_vim_cmd())),
+                Some(HostFailure::HostdDown(line)) => {
+                    return Err(Trouble::Hostd(HostdTrouble {
+                        hung: false,
+                        detail: format!("vim-cmd: {line}"),
+                    }))
+                }
+                None => {}
+            }
         }
         Ok(out)
     }
 
-    fn table(&self, deadline: Deadline) -> Result<VmTable, FenceError> {
+    fn no_vim_cmd(&self) -> FenceError {
+        FenceError::Device(format!(
+            "vim-cmd not found on {} (not an ESXi host?)",
+            self.host
+        ))
+    }
+
+    pub(crate) fn hostd_error(&self, t: &HostdTrouble) -> FenceError {
+        FenceError::Device(format!(
+            "hostd on {} is not responding ({}); restart the management agents (/etc/init.d/hostd restart) or check the host",
+            self.host, t.detail
+        ))
+    }
+
+    fn table(&self, deadline: Deadline) -> Result<VmTable, Trouble> {
         let out = self.vim("vmsvc/getallvms", self.command_deadline(deadline))?;
         let table = getallvms::parse(&out.stdout);
         let stderr_table = getallvms::parse(&out.stderr);
@@ -92,21 +177,28 @@ impl EsxiDevice {
         for id in &table.skipped {
             logging::debug(format!("getallvms skipped invalid VM {id}"));
         }
-        if table.rows.is_empty() || out.status != Some(0) {
+        if table.rows.is_empty() {
+            // No row at all: nothing a VM could have written, so the
+            // failure text may be trusted whatever the exit status.
             let noise = table.unparsed.join("\n");
-            if let Some(f) = vimcmd::host_failure(out.status, &noise, &out.stderr) {
-                return Err(self.host_error(f));
+            match vimcmd::host_failure(out.status, &noise, &out.stderr) {
+                Some(HostFailure::HostdDown(line)) => {
+                    return Err(Trouble::Hostd(HostdTrouble {
+                        hung: false,
+                        detail: format!("vim-cmd: {line}"),
+                    }))
+                }
+                Some(HostFailure::NoVimCmd) => return Err(Trouble::Fatal(self.no_vim_cmd())),
+                None => {}
             }
-            if out.status != Some(0) {
-                return Err(FenceError::Device(format!(
-                    "vim-cmd vmsvc/getallvms on {} failed (exit {}): {}",
-                    self.host,
-                    out.status
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "?".into()),
-                    first_line(&out)
-                )));
-            }
+        }
+        if out.status != Some(0) {
+            return Err(Trouble::Fatal(FenceError::Device(format!(
+                "vim-cmd vmsvc/getallvms on {} failed (exit {}): {}",
+                self.host,
+                exit_text(&out),
+                first_line(&out)
+            ))));
         }
         for line in &table.unparsed {
             logging::debug(format!("getallvms: line not understood: {line}"));
@@ -115,84 +207,195 @@ impl EsxiDevice {
         Ok(table)
     }
 
-    fn vmid(&mut self, plug: &Plug) -> Result<String, FenceError> {
-        if let Some(id) = self.vmids.get(plug.as_str()) {
-            return Ok(id.clone());
-        }
-        let table = self.table(Deadline::after(self.shell))?;
-        let id = match table.resolve(plug.as_str()) {
-            Resolve::Found(row) => {
-                logging::debug(format!("Plug {plug:?} is {row}"));
-                row.vmid.clone()
-            }
-            Resolve::NotFound => {
-                return Err(FenceError::Status(format!(
-                    "No VM {:?} on {} (a plug is a VM name, vmid or .vmx path, matched exactly)",
-                    plug.as_str(),
-                    self.host
-                )))
-            }
-            Resolve::Several(rows) => {
-                return Err(FenceError::AmbiguousPlug(format!(
-                    "{:?} names {} VMs on {}: {}; nothing was done. Use the vmid or the .vmx path as plug.",
-                    plug.as_str(),
-                    rows.len(),
-                    self.host,
-                    rows.iter()
-                        .map(|r| format!("vmid {} ({})", r.vmid, r.file))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )))
-            }
-            Resolve::Unclear(row) => {
-                let mut readings = vec![row.name.clone()];
-                readings.extend(row.other_names.iter().cloned());
-                return Err(FenceError::AmbiguousPlug(format!(
-                    "The getallvms line of vmid {} cannot be split into name and file for sure (the name may be any of {:?}); nothing was done. Use the vmid {} as plug.",
-                    row.vmid, readings, row.vmid
-                )));
-            }
-        };
-        self.vmids.insert(plug.as_str().to_string(), id.clone());
-        Ok(id)
-    }
-
-    fn getstate(&self, vmid: &str, deadline: Deadline) -> Result<VmPower, FenceError> {
+    /// hostd's summary of `vmid`, read strictly.
+    fn summary(&self, vmid: &str, deadline: Deadline) -> Result<VmSummary, Trouble> {
         let out = self.vim(
-            &format!("vmsvc/power.getstate {vmid}"),
+            &format!("vmsvc/get.summary {vmid}"),
             self.command_deadline(deadline),
         )?;
-        if let Some(state) = vimcmd::parse_power_state(&out.stdout) {
-            return Ok(state);
-        }
-        if let Some(f) = vimcmd::host_failure(out.status, &out.stdout, &out.stderr) {
-            return Err(self.host_error(f));
-        }
-        Err(FenceError::Status(format!(
-            "Unable to read the power state of vmid {vmid} on {}: {}",
-            self.host,
-            first_line(&out)
-        )))
+        summary::parse_summary(&out.stdout).map_err(|e| {
+            Trouble::Fatal(FenceError::Status(if out.status == Some(0) {
+                format!(
+                    "vim-cmd vmsvc/get.summary {vmid} on {} is {e}; nothing was done. A double quote or a backslash in the VM's name or annotation (or in what its guest reports) can cause this: remove it",
+                    self.host
+                )
+            } else {
+                format!(
+                    "vim-cmd vmsvc/get.summary {vmid} on {} failed (exit {}): {}",
+                    self.host,
+                    exit_text(&out),
+                    first_line(&out)
+                )
+            }))
+        })
     }
-}
 
-fn fold(p: VmPower) -> PowerState {
-    match p {
-        VmPower::On => PowerState::On,
-        // A suspended VM runs no code and writes nothing: off for fencing,
-        // as fence-agents' VMware agents count it.
-        VmPower::Off | VmPower::Suspended => PowerState::Off,
+    /// The row `plug` proposes, from a fresh table.
+    fn candidate(&self, plug: &str, deadline: Deadline) -> Result<(VmRow, MatchedBy), Trouble> {
+        let table = self.table(deadline)?;
+        let host = &self.host;
+        let refuse = |why: String| Trouble::Fatal(FenceError::AmbiguousPlug(why));
+        match table.resolve(plug) {
+            Resolve::Candidate(row, by) => {
+                if row.is_ambiguous() {
+                    logging::debug(format!(
+                        "the getallvms row of vmid {} reads several ways; get.summary decides",
+                        row.vmid
+                    ));
+                }
+                Ok((row.clone(), by))
+            }
+            Resolve::NotFound => {
+                let blanks = if plug.trim() != plug {
+                    " getallvms cannot show blanks at either end of a name: give the vmid or the .vmx path."
+                } else {
+                    ""
+                };
+                Err(Trouble::Fatal(FenceError::Status(format!(
+                    "No VM {plug:?} on {host} (a plug is a VM name, vmid or .vmx path, matched exactly).{blanks}"
+                ))))
+            }
+            Resolve::Several(rows) => Err(refuse(format!(
+                "{plug:?} matches {} VMs on {host}: {}; nothing was done. Give the vmid or the .vmx path as plug. If one of these rows is really a line of another VM's annotation (or part of a name), fix that annotation or name.",
+                rows.len(),
+                describe(&rows)
+            ))),
+            Resolve::DuplicateVmid(rows) => Err(refuse(format!(
+                "vmid {} is listed {} times by vim-cmd vmsvc/getallvms on {host}: {}; at least one of these rows is a VM's annotation or name imitating a row, so nothing was done. Fix the annotation or name that repeats the row.",
+                rows.first().map(|r| r.vmid.as_str()).unwrap_or("?"),
+                rows.len(),
+                describe(&rows)
+            ))),
+        }
+    }
+
+    /// Whether hostd's summary confirms that `plug` means `row`.
+    fn confirm(
+        &self,
+        plug: &str,
+        row: &VmRow,
+        by: MatchedBy,
+        s: &VmSummary,
+    ) -> Result<(), FenceError> {
+        let saw = format!(
+            "vim-cmd vmsvc/get.summary {} on {} says vmid {} is {:?} at {}",
+            row.vmid, self.host, s.vmid, s.name, s.vm_path
+        );
+        let disagreement = if s.vmid != row.vmid {
+            Some("that is not the vmid asked for".to_string())
+        } else if !row.has_reading(s.name.trim(), &s.vm_path) {
+            Some(format!(
+                "but its getallvms row reads {:?} at {} (the row was forged or misread)",
+                row.name, row.file
+            ))
+        } else {
+            match by {
+                MatchedBy::Name if s.name != plug => Some(format!("not {plug:?}")),
+                MatchedBy::Path if s.vm_path != plug => Some(format!("not at {plug}")),
+                _ => None,
+            }
+        };
+        match disagreement {
+            None => Ok(()),
+            Some(why) => Err(FenceError::AmbiguousPlug(format!(
+                "{saw}, {why}; nothing was done. Give the vmid or the .vmx path as plug, and check the VM names and annotations on the host."
+            ))),
+        }
+    }
+
+    /// The plug's VM, confirmed, and its state, from one get.summary (plus
+    /// one getallvms the first time).
+    fn read_vm(&mut self, plug: &Plug, deadline: Deadline) -> Result<VmSummary, Trouble> {
+        let key = plug.as_str();
+        let s = match self.targets.get(key).cloned() {
+            Some(t) => {
+                let s = self.summary(&t.vmid, deadline)?;
+                if (s.vmid.as_str(), s.name.as_str(), s.vm_path.as_str())
+                    != (t.vmid.as_str(), t.name.as_str(), t.vm_path.as_str())
+                {
+                    return Err(Trouble::Fatal(FenceError::AmbiguousPlug(format!(
+                        "vmid {} on {} was {:?} at {} and is now {:?} at {}: it changed during the action, so nothing more is done",
+                        t.vmid, self.host, t.name, t.vm_path, s.name, s.vm_path
+                    ))));
+                }
+                s
+            }
+            None => {
+                let (row, by) = self.candidate(key, deadline)?;
+                let s = self.summary(&row.vmid, deadline)?;
+                self.confirm(key, &row, by, &s)?;
+                logging::debug(format!(
+                    "Plug {key:?} is vmid {} ({:?}, {}), confirmed by get.summary",
+                    s.vmid, s.name, s.vm_path
+                ));
+                self.targets.insert(
+                    key.to_string(),
+                    Target {
+                        vmid: s.vmid.clone(),
+                        name: s.name.clone(),
+                        vm_path: s.vm_path.clone(),
+                    },
+                );
+                s
+            }
+        };
+        if s.connection != "connected" {
+            return Err(Trouble::Fatal(FenceError::Status(format!(
+                "vmid {} on {} is {:?}, not connected: hostd cannot vouch for its power state, so nothing was done",
+                s.vmid, self.host, s.connection
+            ))));
+        }
+        Ok(s)
+    }
+
+    /// From now on, work without hostd.
+    fn enter_fallback(&mut self, trouble: HostdTrouble) {
+        logging::warning(format!(
+            "hostd on {} is not responding ({}): an off falls back to the VM's process (esxcli vm process), found by its .vmx config file",
+            self.host, trouble.detail
+        ));
+        self.fallback = Some(Fallback::new(self.host.clone(), trouble));
+    }
+
+    /// The `.vmx` path hostd confirmed for `plug` earlier in this session.
+    fn confirmed_path(&self, plug: &Plug) -> Option<String> {
+        self.targets.get(plug.as_str()).map(|t| t.vm_path.clone())
+    }
+
+    fn with_fallback<T>(
+        &mut self,
+        plug: &Plug,
+        f: impl FnOnce(&mut Fallback, &Ssh, Option<String>) -> Result<T, FenceError>,
+    ) -> Result<T, FenceError> {
+        let confirmed = self.confirmed_path(plug);
+        match self.fallback.as_mut() {
+            Some(fb) => f(fb, &self.ssh, confirmed),
+            None => Err(FenceError::Device("internal: no fallback".into())),
+        }
     }
 }
 
 impl Device for EsxiDevice {
     fn power_state(&mut self, plug: &Plug, deadline: Deadline) -> Result<PowerState, FenceError> {
-        let vmid = self.vmid(plug)?;
-        let p = self.getstate(&vmid, deadline)?;
-        if p == VmPower::Suspended {
-            logging::debug(format!("vmid {vmid} is suspended, which counts as off"));
+        if self.fallback.is_none() {
+            match self.read_vm(plug, deadline) {
+                Ok(s) => {
+                    if s.power == VmPower::Suspended {
+                        logging::debug(format!(
+                            "vmid {} is suspended, which counts as off",
+                            s.vmid
+                        ));
+                    }
+                    return Ok(fold(s.power));
+                }
+                Err(Trouble::Fatal(e)) => return Err(e),
+                Err(Trouble::Hostd(t)) => self.enter_fallback(t),
+            }
         }
-        Ok(fold(p))
+        let shell = self.shell;
+        self.with_fallback(plug, |fb, ssh, confirmed| {
+            fb.state(ssh, plug, confirmed, deadline.at_least(shell))
+        })
     }
 
     fn set_power(
@@ -201,52 +404,61 @@ impl Device for EsxiDevice {
         target: PowerState,
         deadline: Deadline,
     ) -> Result<(), FenceError> {
-        let vmid = self.vmid(plug)?;
-        let verb = match target {
-            PowerState::On => "power.on",
-            PowerState::Off => "power.off",
+        // An off, fallback and all, ends within power_timeout; an on has
+        // no fallback and keeps the framework's whole bound.
+        let deadline = match target {
+            PowerState::Off => deadline.min(Deadline::after(self.power)),
+            PowerState::On => deadline,
         };
-        let out = self.vim(&format!("vmsvc/{verb} {vmid}"), deadline)?;
-        let all = format!("{}\n{}", out.stdout, out.stderr);
-        if out.status != Some(0) {
-            if let Some(f) = vimcmd::host_failure(out.status, &out.stdout, &out.stderr) {
-                return Err(self.host_error(f));
+        if self.fallback.is_none() {
+            match self.vim_power(plug, target, deadline) {
+                Ok(()) => return Ok(()),
+                Err(Trouble::Fatal(e)) => return Err(e),
+                Err(Trouble::Hostd(t)) => self.enter_fallback(t),
             }
         }
-        // The outcome is read back by polling power.getstate; what the
-        // command says is only logged.
-        if vimcmd::is_already_in_state(&all) {
-            logging::debug(format!(
-                "vmid {vmid}: {verb} says the VM already is in that state"
-            ));
-        } else if out.status != Some(0) || vimcmd::fault_of(&all).is_some() {
-            logging::warning(format!(
-                "vim-cmd vmsvc/{verb} {vmid} exited {}: {}",
-                out.status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "?".into()),
-                vimcmd::fault_of(&all).unwrap_or_else(|| first_line(&out))
-            ));
+        match target {
+            PowerState::On => {
+                let fb = self.fallback.as_ref().map(|f| f.trouble().clone());
+                Err(match fb {
+                    Some(t) => FenceError::Device(format!(
+                        "hostd on {} is not responding ({}): a VM cannot be powered on without it. Restart the management agents (/etc/init.d/hostd restart), then power the VM on",
+                        self.host, t.detail
+                    )),
+                    None => FenceError::Device("internal: no fallback".into()),
+                })
+            }
+            PowerState::Off => {
+                let shell = self.shell;
+                self.with_fallback(plug, |fb, ssh, confirmed| {
+                    fb.kill(ssh, plug, confirmed, shell, deadline)
+                })
+            }
         }
-        Ok(())
     }
 
     fn power_cycle(&mut self, plug: &Plug, deadline: Deadline) -> Result<(), FenceError> {
-        let vmid = self.vmid(plug)?;
-        let out = self.vim(&format!("vmsvc/power.reset {vmid}"), deadline)?;
-        let all = format!("{}\n{}", out.stdout, out.stderr);
-        if let Some(f) = vimcmd::host_failure(out.status, &out.stdout, &out.stderr)
-            .filter(|_| out.status != Some(0))
-        {
-            return Err(self.host_error(f));
+        if let Some(fb) = &self.fallback {
+            return Err(self.hostd_error(fb.trouble()));
         }
+        let vmid = match self.read_vm(plug, Deadline::after(self.shell)) {
+            Ok(s) => s.vmid,
+            Err(Trouble::Fatal(e)) => return Err(e),
+            Err(Trouble::Hostd(t)) => return Err(self.hostd_error(&t)),
+        };
+        let out = match self.vim(&format!("vmsvc/power.reset {vmid}"), deadline) {
+            Ok(out) => out,
+            Err(Trouble::Fatal(e)) => return Err(e),
+            Err(Trouble::Hostd(t)) => return Err(self.hostd_error(&t)),
+        };
+        let all = format!("{}\n{}", out.stdout, out.stderr);
         if out.status != Some(0) || vimcmd::fault_of(&all).is_some() {
             // A VM that is off cannot be reset, and needs no fencing.
-            if vimcmd::is_already_in_state(&all)
-                && self.getstate(&vmid, Deadline::after(self.shell))? != VmPower::On
-            {
-                logging::info(format!("vmid {vmid} is not running: nothing to reset"));
-                return Ok(());
+            if vimcmd::is_already_in_state(&all) {
+                if let Ok(PowerState::Off) = self.power_state(plug, Deadline::after(self.shell)) {
+                    logging::info(format!("vmid {vmid} is not running: nothing to reset"));
+                    return Ok(());
+                }
             }
             return Err(FenceError::Device(format!(
                 "vim-cmd vmsvc/power.reset {vmid} failed: {}",
@@ -260,21 +472,15 @@ impl Device for EsxiDevice {
     }
 
     fn list(&mut self, with_status: bool, deadline: Deadline) -> Result<Vec<Outlet>, FenceError> {
-        let table = self.table(deadline)?;
+        let table = match self.table(deadline) {
+            Ok(t) => t,
+            Err(Trouble::Fatal(e)) => return Err(e),
+            Err(Trouble::Hostd(t)) => return Err(self.hostd_error(&t)),
+        };
         let mut outlets = Vec::new();
         for row in &table.rows {
             let status = if with_status {
-                match self.getstate(&row.vmid, deadline) {
-                    Ok(p) => Some(fold(p)),
-                    Err(e) => {
-                        logging::debug(format!(
-                            "vmid {}: {}",
-                            row.vmid,
-                            e.message_lines().join(": ")
-                        ));
-                        None
-                    }
-                }
+                self.listed_state(&table, row, deadline)
             } else {
                 None
             };
@@ -288,12 +494,92 @@ impl Device for EsxiDevice {
     }
 
     fn monitor(&mut self, deadline: Deadline) -> Result<(), FenceError> {
-        let t = self.table(deadline)?;
-        logging::debug(format!("{} VM(s) on {}", t.rows.len(), self.host));
-        Ok(())
+        match self.table(deadline) {
+            Ok(t) => {
+                logging::debug(format!("{} VM(s) on {}", t.rows.len(), self.host));
+                Ok(())
+            }
+            Err(Trouble::Fatal(e)) => Err(e),
+            Err(Trouble::Hostd(t)) => Err(self.hostd_error(&t)),
+        }
     }
 
     fn disconnect(&mut self) {
         self.ssh.close();
+    }
+}
+
+impl EsxiDevice {
+    /// power.on / power.off through hostd. The outcome is read back by the
+    /// framework's polls; what the command says is only logged.
+    fn vim_power(
+        &mut self,
+        plug: &Plug,
+        target: PowerState,
+        deadline: Deadline,
+    ) -> Result<(), Trouble> {
+        let vmid = match self.targets.get(plug.as_str()) {
+            Some(t) => t.vmid.clone(),
+            None => self.read_vm(plug, Deadline::after(self.shell))?.vmid,
+        };
+        let (verb, bound) = match target {
+            PowerState::On => ("power.on", deadline),
+            // An off that hangs leaves at least half the time to the
+            // fallback.
+            PowerState::Off => (
+                "power.off",
+                deadline.within(self.shell.min(deadline.remaining() / 2)),
+            ),
+        };
+        let out = self.vim(&format!("vmsvc/{verb} {vmid}"), bound)?;
+        let all = format!("{}\n{}", out.stdout, out.stderr);
+        if vimcmd::is_already_in_state(&all) {
+            logging::debug(format!(
+                "vmid {vmid}: {verb} says the VM already is in that state"
+            ));
+        } else if out.status != Some(0) || vimcmd::fault_of(&all).is_some() {
+            logging::warning(format!(
+                "vim-cmd vmsvc/{verb} {vmid} exited {}: {}",
+                exit_text(&out),
+                vimcmd::fault_of(&all).unwrap_or_else(|| first_line(&out))
+            ));
+        }
+        Ok(())
+    }
+
+    /// A row's state for list-status, only when hostd's summary confirms
+    /// the row; UNKNOWN otherwise.
+    fn listed_state(&self, table: &VmTable, row: &VmRow, deadline: Deadline) -> Option<PowerState> {
+        if table.rows.iter().filter(|r| r.vmid == row.vmid).count() > 1 {
+            return None;
+        }
+        match self.summary(&row.vmid, deadline) {
+            Ok(s)
+                if s.vmid == row.vmid
+                    && row.has_reading(&s.name, &s.vm_path)
+                    && s.connection == "connected" =>
+            {
+                Some(fold(s.power))
+            }
+            Ok(s) => {
+                logging::debug(format!(
+                    "vmid {}: get.summary says {:?} at {} ({}): state not listed",
+                    row.vmid, s.name, s.vm_path, s.connection
+                ));
+                None
+            }
+            Err(Trouble::Fatal(e)) => {
+                logging::debug(format!(
+                    "vmid {}: {}",
+                    row.vmid,
+                    e.message_lines().join(": ")
+                ));
+                None
+            }
+            Err(Trouble::Hostd(t)) => {
+                logging::debug(format!("vmid {}: {}", row.vmid, t.detail));
+                None
+            }
+        }
     }
 }

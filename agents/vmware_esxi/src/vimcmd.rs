@@ -153,4 +153,35 @@ mod tests {
         );
         assert_eq!(fault_of("Powering on VM:\n"), None);
     }
+
+    #[test]
+    fn hostile_input_is_no_state_and_no_panic() {
+        let huge = "Powered on\n".repeat(400_000) + "Powered off\n";
+        let lossy =
+            String::from_utf8_lossy(b"Retrieved runtime info\n\xff\xfePowered on\0\n").into_owned();
+        let braces = "(vim.fault.X) {".repeat(100_000);
+        for text in [
+            huge.as_str(),
+            lossy.as_str(),
+            braces.as_str(),
+            "\0\0\0",
+            "\"unbalanced",
+            "",
+        ] {
+            assert_eq!(
+                parse_power_state(text),
+                None,
+                "{:?}",
+                &text[..text.len().min(40)]
+            );
+            assert_eq!(host_failure(Some(0), text, text), None);
+            let _ = fault_of(text);
+            let _ = is_already_in_state(text);
+        }
+        // A run of identical state lines, however long, is that state.
+        assert_eq!(
+            parse_power_state(&"Powered on\n".repeat(100_000)),
+            Some(VmPower::On)
+        );
+    }
 }

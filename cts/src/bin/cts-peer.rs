@@ -13,14 +13,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cts::esxi_host::{keygen, FakeEsxi, PASSWORD, USER};
+use cts::esxi_host::{keygen, FakeEsxi, Vm, PASSWORD, USER};
 
 /// The demo inventory: cluster nodes and a name with spaces.
-const ROWS: &str = "\
-1      node1                           [datastore1] node1/node1.vmx                           rhel9_64Guest           vmx-19    cluster node 1
-2      node2                           [datastore1] node2/node2.vmx                           rhel9_64Guest           vmx-19    cluster node 2
-3      web server 01                   [datastore1] web server 01/web server 01.vmx           otherLinux64Guest       vmx-19
-";
+fn inventory() -> Vec<Vm> {
+    vec![
+        Vm::new("1", "node1", "on")
+            .guest("rhel9_64Guest", "vmx-19")
+            .annotation("cluster node 1"),
+        Vm::new("2", "node2", "on")
+            .guest("rhel9_64Guest", "vmx-19")
+            .annotation("cluster node 2"),
+        Vm::new("3", "web server 01", "on").guest("otherLinux64Guest", "vmx-19"),
+    ]
+}
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -35,7 +41,7 @@ fn main() {
     let dir = PathBuf::from(&args[2]);
     std::fs::create_dir_all(&dir).expect("state dir");
     let host = FakeEsxi::openssh();
-    host.set_vms(ROWS, &[("1", "on"), ("2", "on"), ("3", "on")]);
+    host.set_vms(&inventory());
     // Key authentication too, for scripts whose option values cannot hold
     // the password's spaces.
     let (key, public) = keygen(&dir, "id_ed25519", "ed25519");

@@ -1,0 +1,691 @@
+//! `vim-cmd vmsvc/get.summary VMID`: hostd's own record of one VM — its
+//! vmid, display name, `.vmx` path, power state and connection state — the
+//! structured source that confirms what `getallvms` only proposes.
+//!
+//! The output is the vmodl pretty-print of a `vim.vm.Summary` data object
+//! (the shape seen in Apache VCL's VIM_SSH.pm, `_get_vm_summary`, which
+//! quotes an ESXi host's output in full, and in the
+//! vSphere API reference of `vim.vm.Summary`):
+//!
+//! ```text
+//! Listsummary:
+//! (vim.vm.Summary) {
+//!    vm = 'vim.VirtualMachine:12',
+//!    runtime = (vim.vm.RuntimeInfo) {
+//!       connectionState = "connected",
+//!       powerState = "poweredOn",
+//!       question = (vim.vm.QuestionInfo) null,
+//!       suspendTime = <unset>,
+//!    },
+//!    config = (vim.vm.Summary.ConfigSummary) {
+//!       name = "node10",
+//!       vmPathName = "[datastore1] node10/node10.vmx",
+//!       annotation = "cluster node",
+//!    },
+//! }
+//! ```
+//!
+//! No source we found says how that printer quotes a string that itself
+//! holds a double quote, a backslash or a newline; the samples only show
+//! plain strings, and hostd's log (the same printer) shows multi-line
+//! messages printed raw. So this parser assumes no escaping at all — the
+//! hostile case, in which a name or annotation containing
+//! `", vmPathName = "[ds] other.vmx` could shift fields — and makes such a
+//! shift impossible to pass unnoticed:
+//!
+//! - the whole output must parse, strictly, as one value of the grammar
+//!   (a string ends at the next `"`; everything outside strings must be
+//!   a known token), with nothing left over;
+//! - no object may hold the same field twice, anywhere in the document:
+//!   text that injects a field always leaves the real one in place too,
+//!   and text that opens or closes objects must balance them, which keeps
+//!   the real `config` and `runtime` at the top level;
+//! - a quote preceded by a backslash ends the parse: if the real printer
+//!   escapes quotes, that string cannot be read for sure either way.
+//!
+//! Anything else is an error, never a guess, and the caller refuses to act.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::vimcmd::VmPower;
+
+/// One value of the vmodl pretty-print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// `<unset>`
+    Unset,
+    /// `"text"`, as printed (no unescaping).
+    Str(String),
+    /// `'vim.VirtualMachine:12'`
+    MoRef(String),
+    /// A bare word: `false`, `4096`, `-1`, `null` after a type.
+    Word(String),
+    /// `(type) { field = value, ... }`
+    Object {
+        type_name: String,
+        fields: Vec<(String, Value)>,
+    },
+    /// `(type) [ value, ... ]`
+    Array {
+        type_name: String,
+        items: Vec<Value>,
+    },
+}
+
+impl Value {
+    /// The field `name` of an object.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Object { fields, .. } => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// Why the text is not a value of the grammar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Byte offset in the output.
+    pub at: usize,
+    pub what: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at byte {}: {}", self.at, self.what)
+    }
+}
+
+/// Nesting deeper than any real summary (which is about six levels).
+const MAX_DEPTH: usize = 48;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    LBrace,
+    RBrace,
+    LBracket,
+    RBracket,
+    Comma,
+    Equals,
+    Type(String),
+    Str(String),
+    MoRef(String),
+    Unset,
+    Word(String),
+}
+
+struct Lexer<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-' | b':')
+}
+
+fn is_type_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$')
+}
+
+impl<'a> Lexer<'a> {
+    fn error(&self, at: usize, what: impl Into<String>) -> SyntaxError {
+        SyntaxError {
+            at,
+            what: what.into(),
+        }
+    }
+
+    /// The text up to the next `close`, from just after the opening byte
+    /// at `start`.
+    fn quoted(&mut self, start: usize, close: u8, what: &str) -> Result<String, SyntaxError> {
+        let body_start = start + 1;
+        let bytes = self.text.as_bytes();
+        let Some(len) = bytes[body_start..].iter().position(|&b| b == close) else {
+            return Err(self.error(start, format!("unterminated {what}")));
+        };
+        let end = body_start + len;
+        if len > 0 && bytes[end - 1] == b'\\' {
+            return Err(self.error(
+                end,
+                format!("a {what} closes right after a backslash: whether that quote is escaped cannot be told"),
+            ));
+        }
+        self.pos = end + 1;
+        // Both ends are ASCII quotes, hence character boundaries.
+        Ok(self.text[body_start..end].to_string())
+    }
+
+    fn next(&mut self) -> Result<Option<(usize, Token)>, SyntaxError> {
+        let bytes = self.text.as_bytes();
+        while self.pos < bytes.len() && matches!(bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let Some(&b) = bytes.get(start) else {
+            return Ok(None);
+        };
+        let simple = |t: Token, lexer: &mut Lexer| {
+            lexer.pos = start + 1;
+            Ok(Some((start, t)))
+        };
+        match b {
+            b'{' => simple(Token::LBrace, self),
+            b'}' => simple(Token::RBrace, self),
+            b'[' => simple(Token::LBracket, self),
+            b']' => simple(Token::RBracket, self),
+            b',' => simple(Token::Comma, self),
+            b'=' => simple(Token::Equals, self),
+            b'"' => {
+                let s = self.quoted(start, b'"', "string")?;
+                Ok(Some((start, Token::Str(s))))
+            }
+            b'\'' => {
+                let s = self.quoted(start, b'\'', "reference")?;
+                Ok(Some((start, Token::MoRef(s))))
+            }
+            b'<' => {
+                if self.text[start..].starts_with("<unset>") {
+                    self.pos = start + "<unset>".len();
+                    Ok(Some((start, Token::Unset)))
+                } else {
+                    Err(self.error(start, "'<' that does not start <unset>"))
+                }
+            }
+            b'(' => {
+                let len = bytes[start + 1..]
+                    .iter()
+                    .take_while(|&&c| is_type_byte(c))
+                    .count();
+                let end = start + 1 + len;
+                if len == 0 || bytes.get(end) != Some(&b')') {
+                    return Err(self.error(start, "'(' that does not enclose a type name"));
+                }
+                self.pos = end + 1;
+                Ok(Some((
+                    start,
+                    Token::Type(self.text[start + 1..end].to_string()),
+                )))
+            }
+            c if is_word_byte(c) => {
+                let len = bytes[start..]
+                    .iter()
+                    .take_while(|&&c| is_word_byte(c))
+                    .count();
+                self.pos = start + len;
+                Ok(Some((
+                    start,
+                    Token::Word(self.text[start..start + len].to_string()),
+                )))
+            }
+            _ => Err(self.error(start, "a character that has no place outside a string")),
+        }
+    }
+}
+
+struct Parser<'a> {
+    lexer: Lexer<'a>,
+    peeked: Option<Option<(usize, Token)>>,
+}
+
+fn is_identifier(w: &str) -> bool {
+    let mut chars = w.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&mut self) -> Result<Option<&(usize, Token)>, SyntaxError> {
+        if self.peeked.is_none() {
+            self.peeked = Some(self.lexer.next()?);
+        }
+        Ok(self.peeked.as_ref().and_then(|p| p.as_ref()))
+    }
+
+    fn take(&mut self) -> Result<Option<(usize, Token)>, SyntaxError> {
+        match self.peeked.take() {
+            Some(t) => Ok(t),
+            None => self.lexer.next(),
+        }
+    }
+
+    fn end_at(&self) -> usize {
+        self.lexer.text.len()
+    }
+
+    fn expect_value(&mut self, depth: usize) -> Result<Value, SyntaxError> {
+        if depth > MAX_DEPTH {
+            return Err(SyntaxError {
+                at: self.lexer.pos,
+                what: format!("nested deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        let Some((at, tok)) = self.take()? else {
+            return Err(SyntaxError {
+                at: self.end_at(),
+                what: "the output ends where a value should be".into(),
+            });
+        };
+        match tok {
+            Token::Str(s) => Ok(Value::Str(s)),
+            Token::MoRef(s) => Ok(Value::MoRef(s)),
+            Token::Unset => Ok(Value::Unset),
+            Token::Word(w) => Ok(Value::Word(w)),
+            Token::Type(type_name) => match self.take()? {
+                Some((_, Token::LBrace)) => self.object(type_name, depth),
+                Some((_, Token::LBracket)) => self.array(type_name, depth),
+                Some((_, Token::Word(w))) => Ok(Value::Word(w)),
+                Some((_, Token::Str(s))) => Ok(Value::Str(s)),
+                Some((_, Token::MoRef(s))) => Ok(Value::MoRef(s)),
+                Some((_, Token::Unset)) => Ok(Value::Unset),
+                Some((at, t)) => Err(SyntaxError {
+                    at,
+                    what: format!("{t:?} after the type ({type_name})"),
+                }),
+                None => Err(SyntaxError {
+                    at: self.end_at(),
+                    what: format!("the output ends after the type ({type_name})"),
+                }),
+            },
+            other => Err(SyntaxError {
+                at,
+                what: format!("{other:?} where a value should be"),
+            }),
+        }
+    }
+
+    fn object(&mut self, type_name: String, depth: usize) -> Result<Value, SyntaxError> {
+        let mut fields: Vec<(String, Value)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        loop {
+            let (at, tok) = self.take()?.ok_or_else(|| SyntaxError {
+                at: self.end_at(),
+                what: format!("the output ends inside ({type_name}) {{"),
+            })?;
+            let name = match tok {
+                Token::RBrace => return Ok(Value::Object { type_name, fields }),
+                Token::Word(w) if is_identifier(&w) => w,
+                other => {
+                    return Err(SyntaxError {
+                        at,
+                        what: format!("{other:?} where a field name should be"),
+                    })
+                }
+            };
+            match self.take()? {
+                Some((_, Token::Equals)) => {}
+                _ => {
+                    return Err(SyntaxError {
+                        at,
+                        what: format!("field {name} is not followed by '='"),
+                    })
+                }
+            }
+            if !seen.insert(name.clone()) {
+                return Err(SyntaxError {
+                    at,
+                    what: format!("field {name} appears twice in one ({type_name}) object"),
+                });
+            }
+            let value = self.expect_value(depth + 1)?;
+            fields.push((name, value));
+            match self.peek()? {
+                Some((_, Token::Comma)) => {
+                    self.take()?;
+                }
+                Some((_, Token::RBrace)) => {}
+                Some((at, t)) => {
+                    return Err(SyntaxError {
+                        at: *at,
+                        what: format!("{t:?} between two fields"),
+                    })
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn array(&mut self, type_name: String, depth: usize) -> Result<Value, SyntaxError> {
+        let mut items = Vec::new();
+        loop {
+            if let Some((_, Token::RBracket)) = self.peek()? {
+                self.take()?;
+                return Ok(Value::Array { type_name, items });
+            }
+            items.push(self.expect_value(depth + 1)?);
+            match self.take()? {
+                Some((_, Token::Comma)) => {}
+                Some((_, Token::RBracket)) => return Ok(Value::Array { type_name, items }),
+                Some((at, t)) => {
+                    return Err(SyntaxError {
+                        at,
+                        what: format!("{t:?} between two items of ({type_name}) ["),
+                    })
+                }
+                None => {
+                    return Err(SyntaxError {
+                        at: self.end_at(),
+                        what: format!("the output ends inside ({type_name}) ["),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Parse the whole of `text` as exactly one value.
+pub fn parse_value(text: &str) -> Result<Value, SyntaxError> {
+    let mut p = Parser {
+        lexer: Lexer { text, pos: 0 },
+        peeked: None,
+    };
+    let v = p.expect_value(0)?;
+    match p.take()? {
+        None => Ok(v),
+        Some((at, t)) => Err(SyntaxError {
+            at,
+            what: format!("{t:?} after the end of the value"),
+        }),
+    }
+}
+
+/// What `get.summary` says about one VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmSummary {
+    /// From `vm = 'vim.VirtualMachine:ID'`.
+    pub vmid: String,
+    /// `config.name`, the display name.
+    pub name: String,
+    /// `config.vmPathName`, `[datastore] dir/name.vmx`.
+    pub vm_path: String,
+    /// `runtime.powerState`.
+    pub power: VmPower,
+    /// `runtime.connectionState`: only `connected` lets hostd vouch for
+    /// the power state.
+    pub connection: String,
+}
+
+/// Why a summary cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SummaryError {
+    /// Not one strictly parsable value (possibly forged by a string).
+    Syntax(SyntaxError),
+    /// Text before the value other than vim-cmd's `Listsummary:` line.
+    Preamble(String),
+    /// Parsed, but not the shape of a `vim.vm.Summary`.
+    Shape(String),
+}
+
+impl fmt::Display for SummaryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SummaryError::Syntax(e) => write!(f, "not readable for sure ({e})"),
+            SummaryError::Preamble(p) => write!(f, "unexpected text before the summary: {p:?}"),
+            SummaryError::Shape(s) => write!(f, "not a VM summary ({s})"),
+        }
+    }
+}
+
+fn string_field(obj: &Value, path: &str, name: &str) -> Result<String, SummaryError> {
+    match obj.field(name) {
+        Some(Value::Str(s)) => Ok(s.clone()),
+        Some(other) => Err(SummaryError::Shape(format!(
+            "{path}.{name} is {other:?}, not a string"
+        ))),
+        None => Err(SummaryError::Shape(format!("{path}.{name} is missing"))),
+    }
+}
+
+fn object_field<'v>(
+    obj: &'v Value,
+    name: &str,
+    want_type: &str,
+) -> Result<&'v Value, SummaryError> {
+    match obj.field(name) {
+        Some(v @ Value::Object { type_name, .. }) if type_name == want_type => Ok(v),
+        Some(other) => Err(SummaryError::Shape(format!(
+            "{name} is not a ({want_type}) object: {other:?}"
+        ))),
+        None => Err(SummaryError::Shape(format!("{name} is missing"))),
+    }
+}
+
+/// Read `get.summary` output. Any doubt is an error.
+pub fn parse_summary(output: &str) -> Result<VmSummary, SummaryError> {
+    // vim-cmd prints one header line before the object.
+    let start = output.find('(').unwrap_or(output.len());
+    let preamble = output[..start].trim();
+    if !(preamble.is_empty() || preamble == "Listsummary:") {
+        return Err(SummaryError::Preamble(preamble.chars().take(80).collect()));
+    }
+    let root = parse_value(&output[start..]).map_err(|mut e| {
+        e.at += start;
+        SummaryError::Syntax(e)
+    })?;
+    match &root {
+        Value::Object { type_name, .. } if type_name == "vim.vm.Summary" => {}
+        other => {
+            return Err(SummaryError::Shape(format!(
+                "the value is not a (vim.vm.Summary) object: {}",
+                match other {
+                    Value::Object { type_name, .. } | Value::Array { type_name, .. } =>
+                        type_name.clone(),
+                    _ => "a scalar".into(),
+                }
+            )))
+        }
+    }
+    let vmid = match root.field("vm") {
+        Some(Value::MoRef(r)) => match r.strip_prefix("vim.VirtualMachine:") {
+            Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => id.to_string(),
+            _ => {
+                return Err(SummaryError::Shape(format!(
+                    "vm = '{r}' is no VM reference"
+                )))
+            }
+        },
+        _ => {
+            return Err(SummaryError::Shape(
+                "vm is missing or not a reference".into(),
+            ))
+        }
+    };
+    let runtime = object_field(&root, "runtime", "vim.vm.RuntimeInfo")?;
+    let config = object_field(&root, "config", "vim.vm.Summary.ConfigSummary")?;
+    let power = match string_field(runtime, "runtime", "powerState")?.as_str() {
+        "poweredOn" => VmPower::On,
+        "poweredOff" => VmPower::Off,
+        "suspended" => VmPower::Suspended,
+        other => {
+            return Err(SummaryError::Shape(format!(
+                "runtime.powerState {other:?} is no power state"
+            )))
+        }
+    };
+    Ok(VmSummary {
+        vmid,
+        name: string_field(config, "config", "name")?,
+        vm_path: string_field(config, "config", "vmPathName")?,
+        power,
+        connection: string_field(runtime, "runtime", "connectionState")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(name: &str, path: &str, annotation: &str, host_name: &str) -> String {
+        format!(
+            "Listsummary:\n\
+(vim.vm.Summary) {{\n\
+   dynamicType = <unset>,\n\
+   vm = 'vim.VirtualMachine:12',\n\
+   runtime = (vim.vm.RuntimeInfo) {{\n\
+      device = (vim.vm.DeviceRuntimeInfo) [\n\
+         (vim.vm.DeviceRuntimeInfo) {{\n\
+            runtimeState = (vim.vm.DeviceRuntimeInfo.VirtualEthernetCardRuntimeState) {{\n\
+               vmDirectPathGen2InactiveReasonVm = (string) [\n\
+                  \"vmNptIncompatibleAdapterType\",\n\
+                  \"vmNptDisabledOrDisconnectedAdapter\"\n\
+               ],\n\
+            }},\n\
+            key = 4000,\n\
+         }}\n\
+      ],\n\
+      host = 'vim.HostSystem:ha-host',\n\
+      connectionState = \"connected\",\n\
+      powerState = \"poweredOn\",\n\
+      question = (vim.vm.QuestionInfo) null,\n\
+      suspendTime = <unset>,\n\
+      bootTime = \"2024-01-31T10:00:00.123456Z\",\n\
+      maxCpuUsage = -1,\n\
+   }},\n\
+   guest = (vim.vm.Summary.GuestSummary) {{\n\
+      guestId = \"rhel7_64Guest\",\n\
+      hostName = \"{host_name}\",\n\
+   }},\n\
+   config = (vim.vm.Summary.ConfigSummary) {{\n\
+      name = \"{name}\",\n\
+      template = false,\n\
+      vmPathName = \"{path}\",\n\
+      memorySizeMB = 2048,\n\
+      annotation = \"{annotation}\",\n\
+      product = (vim.vApp.ProductInfo) null,\n\
+   }},\n\
+   customValue = (vim.CustomFieldsManager.Value) [],\n\
+   overallStatus = \"green\",\n\
+}}\n"
+        )
+    }
+
+    #[test]
+    fn reads_identity_and_state() {
+        let s = parse_summary(&summary(
+            "web server (prod) [eu]",
+            "[datastore 2] web/web.vmx",
+            "line one\nline two {braces} 'quotes'",
+            "web01",
+        ))
+        .unwrap();
+        assert_eq!(
+            s,
+            VmSummary {
+                vmid: "12".into(),
+                name: "web server (prod) [eu]".into(),
+                vm_path: "[datastore 2] web/web.vmx".into(),
+                power: VmPower::On,
+                connection: "connected".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn injected_fields_are_caught_by_their_duplicates() {
+        // A name that closes its string and writes a path of its own.
+        let forged = "db07\",\n      vmPathName = \"[datastore1] db07/db07.vmx";
+        let e = parse_summary(&summary(forged, "[ds] evil/evil.vmx", "", "h")).unwrap_err();
+        assert!(
+            matches!(&e, SummaryError::Syntax(s) if s.what.contains("vmPathName appears twice")),
+            "{e}"
+        );
+        // A guest-reported host name that ends the guest object and opens a
+        // config of its own: the real config is still there.
+        let forged = "x\",\n   },\n   config = (vim.vm.Summary.ConfigSummary) {\n      name = \"db07\",\n      vmPathName = \"[datastore1] db07/db07.vmx\",\n   },\n   junk = (x) {\n      a = \"";
+        let e = parse_summary(&summary("evil", "[ds] evil/evil.vmx", "", forged)).unwrap_err();
+        assert!(
+            matches!(&e, SummaryError::Syntax(s) if s.what.contains("config appears twice")),
+            "{e}"
+        );
+        // An annotation with one stray quote shifts every string after it.
+        for annotation in ["say \"hi", "a\"b\"c", "}", "{", "x\\"] {
+            let text = summary("n", "[ds] n/n.vmx", annotation, "h");
+            if annotation.contains('"') || annotation.ends_with('\\') {
+                assert!(parse_summary(&text).is_err(), "{annotation:?}");
+            } else {
+                // Braces inside a string are only text.
+                assert_eq!(parse_summary(&text).unwrap().name, "n");
+            }
+        }
+    }
+
+    #[test]
+    fn a_field_text_that_mimics_a_field_is_only_text() {
+        let s = parse_summary(&summary(
+            "name = \"x\", vmPathName = 'y'",
+            "[ds] n/n.vmx",
+            "vm = 'vim.VirtualMachine:1',",
+            "h",
+        ));
+        // The name holds double quotes: refused, never read as a field.
+        assert!(s.is_err());
+        let s = parse_summary(&summary(
+            "n",
+            "[ds] n/n.vmx",
+            "vm = 'vim.VirtualMachine:1', powerState = poweredOff",
+            "h",
+        ))
+        .unwrap();
+        assert_eq!((s.vmid.as_str(), s.power), ("12", VmPower::On));
+    }
+
+    #[test]
+    fn shapes_that_are_not_a_summary() {
+        for text in [
+            "",
+            "Unable to find a VM corresponding to \"99\"\n",
+            "(vmodl.fault.ManagedObjectNotFound) {\n   msg = \"gone\",\n}\n",
+            "Listsummary:\n(vim.vm.Summary) {\n   vm = 'vim.VirtualMachine:1',\n}\n",
+            "Listsummary:\n(vim.vm.Summary) {\n   vm = 'vim.VirtualMachine:1',\n}\n}\n",
+            "Listsummary:\n(vim.vm.Summary) {\n   vm = 'vim.VirtualMachine:1'\n   x = 1,\n}\n",
+        ] {
+            assert!(parse_summary(text).is_err(), "{text:?}");
+        }
+        let wrong_state =
+            summary("n", "[ds] n/n.vmx", "", "h").replace("poweredOn", "poweredSideways");
+        assert!(matches!(
+            parse_summary(&wrong_state),
+            Err(SummaryError::Shape(_))
+        ));
+        let not_vm =
+            summary("n", "[ds] n/n.vmx", "", "h").replace("vim.VirtualMachine:12", "vim.Folder:12");
+        assert!(matches!(
+            parse_summary(&not_vm),
+            Err(SummaryError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn hostile_input_is_an_error_never_a_panic() {
+        let deep_braces = format!("(a) {}", "{ x = (a) ".repeat(100_000));
+        let deep_arrays = "(a) [".repeat(100_000);
+        let huge_line = "x".repeat(4 << 20);
+        let nuls = "(vim.vm.Summary) {\0\0 vm = '\0' }";
+        let lossy =
+            String::from_utf8_lossy(b"(vim.vm.Summary) { name = \"\xff\xfe\", \xff }").into_owned();
+        let unbalanced = "(vim.vm.Summary) { a = \"open";
+        let unbalanced_ref = "(vim.vm.Summary) { a = 'open";
+        for text in [
+            deep_braces.as_str(),
+            deep_arrays.as_str(),
+            huge_line.as_str(),
+            nuls,
+            lossy.as_str(),
+            unbalanced,
+            unbalanced_ref,
+            "(",
+            "()",
+            "<unse",
+            "(vim.vm.Summary) {",
+            "\"",
+            "'",
+            ",,,,",
+        ] {
+            assert!(
+                parse_summary(text).is_err(),
+                "{:?}",
+                &text[..text.len().min(60)]
+            );
+        }
+    }
+}
