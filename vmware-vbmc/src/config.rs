@@ -295,6 +295,9 @@ fn parse_vcenter(table: &Table, p: &mut Problems) -> Option<Vcenter> {
     if username.as_deref().unwrap_or("").is_empty() {
         p.add(place, "username is required");
     }
+    if matches!(&password, Some(SecretSource::Value(v)) if v.is_empty()) {
+        p.add(place, "password: empty");
+    }
     // fence_vmware's TLS rules (agents/vmware settings.rs).
     if notls && ssl_insecure {
         p.add(
@@ -411,7 +414,7 @@ fn parse_vm(index: usize, table: &Table, p: &mut Problems) -> Option<Vm> {
     }
     let place = s.place.clone();
     let address = s.text(p, &["listen_address"]);
-    let port = s.integer(p, "listen_port", 0, 65535);
+    let port = s.integer(p, "listen_port", 1, 65535);
     let ipmi_username = s.text(p, &["ipmi_username"]);
     let ipmi_password = s.secret(p, &["ipmi_password"], &["ipmi_password_script"]);
     let limit_text = s.text(p, &["privilege_limit"]);
