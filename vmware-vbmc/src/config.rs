@@ -105,13 +105,17 @@ pub struct Config {
     pub vms: Vec<Vm>,
 }
 
-/// Collects problems; each becomes one line.
+/// Collects problems; each becomes one line. Also notes every setting
+/// name each section accepts, for [`accepted_settings`].
 #[derive(Default)]
-struct Problems(Vec<String>);
+struct Problems {
+    lines: Vec<String>,
+    accepted: Vec<(&'static str, &'static str)>,
+}
 
 impl Problems {
     fn add(&mut self, place: &str, text: impl fmt::Display) {
-        self.0.push(format!("{place}: {text}"));
+        self.lines.push(format!("{place}: {text}"));
     }
 }
 
@@ -137,17 +141,19 @@ fn type_name(v: &Value) -> &'static str {
 
 /// One table's settings, each read once; what is left over is unknown.
 struct Section<'a> {
+    kind: &'static str,
     place: String,
     table: &'a Table,
-    used: HashSet<&'static str>,
+    used: Vec<&'static str>,
 }
 
 impl<'a> Section<'a> {
-    fn new(place: String, table: &'a Table) -> Section<'a> {
+    fn new(kind: &'static str, place: String, table: &'a Table) -> Section<'a> {
         Section {
+            kind,
             place,
             table,
-            used: HashSet::new(),
+            used: Vec::new(),
         }
     }
 
@@ -160,7 +166,9 @@ impl<'a> Section<'a> {
             .filter(|n| self.table.contains_key(*n))
             .collect();
         for n in names {
-            self.used.insert(n);
+            if !self.used.contains(n) {
+                self.used.push(n);
+            }
         }
         if found.len() > 1 {
             p.add(
@@ -253,10 +261,12 @@ impl<'a> Section<'a> {
     }
 
     fn unknown(&self, p: &mut Problems) {
+        p.accepted
+            .extend(self.used.iter().map(|name| (self.kind, *name)));
         let mut extra: Vec<&String> = self
             .table
             .keys()
-            .filter(|k| !self.used.contains(k.as_str()))
+            .filter(|k| !self.used.contains(&k.as_str()))
             .collect();
         extra.sort();
         for k in extra {
@@ -266,7 +276,7 @@ impl<'a> Section<'a> {
 }
 
 fn parse_vcenter(table: &Table, p: &mut Problems) -> Option<Vcenter> {
-    let mut s = Section::new("[vcenter]".into(), table);
+    let mut s = Section::new("[vcenter]", "[vcenter]".into(), table);
     let ip = s.text(p, &["ip", "ipaddr"]);
     let ipport = s.integer(p, "ipport", 1, 65535).map(|n| n as u16);
     let username = s.text(p, &["username", "login"]);
@@ -355,7 +365,7 @@ fn parse_daemon(table: Option<&Table>, p: &mut Problems) -> Daemon {
     let mut limits = Limits::default();
     let mut script_timeout = Duration::from_secs(20);
     let empty = Table::new();
-    let mut s = Section::new("[daemon]".into(), table.unwrap_or(&empty));
+    let mut s = Section::new("[daemon]", "[daemon]".into(), table.unwrap_or(&empty));
     if let Some(n) = s.integer(p, "max_sessions", 1, 1024) {
         limits.max_sessions = n as usize;
     }
@@ -407,7 +417,7 @@ pub fn ipmi_password_problem(password: &str) -> Option<String> {
 }
 
 fn parse_vm(index: usize, table: &Table, p: &mut Problems) -> Option<Vm> {
-    let mut s = Section::new(format!("[[vm]] #{}", index + 1), table);
+    let mut s = Section::new("[[vm]]", format!("[[vm]] #{}", index + 1), table);
     let plug = s.text(p, &["plug"]);
     if let Some(plug) = &plug {
         s.place = format!("[[vm]] #{} (plug {plug})", index + 1);
@@ -501,7 +511,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<String>> {
             return Err(vec![format!("not valid TOML: {line}")]);
         }
     };
-    let mut top = Section::new("top level".into(), &doc);
+    let mut top = Section::new("top level", "top level".into(), &doc);
     let vcenter = match top.get(&mut p, &["vcenter"]) {
         Some(Value::Table(t)) => parse_vcenter(t, &mut p),
         Some(_) => {
@@ -555,15 +565,26 @@ pub fn parse(text: &str) -> Result<Config, Vec<String>> {
             );
         }
     }
-    match (vcenter, p.0.is_empty()) {
+    match (vcenter, p.lines.is_empty()) {
         (Some(vcenter), true) => Ok(Config {
             vcenter,
             limits: daemon.limits,
             script_timeout: daemon.script_timeout,
             vms,
         }),
-        _ => Err(p.0),
+        _ => Err(p.lines),
     }
+}
+
+/// Every setting name each section accepts, aliases included, as
+/// `(section, name)`: what the man page must document.
+pub fn accepted_settings() -> Vec<(&'static str, &'static str)> {
+    let mut p = Problems::default();
+    let empty = Table::new();
+    parse_vcenter(&empty, &mut p);
+    parse_daemon(None, &mut p);
+    parse_vm(0, &empty, &mut p);
+    p.accepted
 }
 
 /// The file holds passwords: it must be a regular file owned by root,
