@@ -501,6 +501,21 @@ mod tests {
     }
 
     #[test]
+    fn short_and_long_replies_never_panic() {
+        let long = [0xA5u8; 200];
+        for n in 0..long.len() {
+            let b = &long[..n];
+            assert_eq!(Rakp3::parse(b).is_some(), n >= 8);
+            assert_eq!(RakpReply::parse(b).is_some(), n >= 8);
+            let open = OpenSessionResponse::parse(b);
+            assert_eq!(open.is_some(), n >= 8);
+            assert_eq!(open.and_then(|o| o.bmc_session_id).is_some(), n >= 36);
+            let _ = OpenSessionRequest::parse(b);
+            let _ = Rakp1::parse(b);
+        }
+    }
+
+    #[test]
     fn status_codes_are_the_specification_numbers() {
         assert_eq!(RakpStatus::NoCipherSuiteMatch.code(), 0x11);
         assert_eq!(RakpStatus::UnauthorizedName.code(), 0x0D);

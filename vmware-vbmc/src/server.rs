@@ -745,26 +745,24 @@ impl Endpoint {
             user_name: &hs.user_name,
         };
         let name = untrusted(&hs.user_name);
-        if !hs.user_known {
+        // The code is checked for unknown names too, under the decoy key:
+        // the time to refuse does not tell them apart either.
+        let key = if hs.user_known {
+            &self.user.key
+        } else {
+            &self.decoy
+        };
+        let code_matches = suite.rakp3_matches(key, &x, &m.auth_code);
+        if !(hs.user_known && code_matches) {
             st.sessions.remove(id);
+            let why = if hs.user_known {
+                "wrong password".to_string()
+            } else {
+                format!("unknown user name '{name}'")
+            };
             self.warn_limited(
                 st,
-                format_args!("{peer}: login refused: unknown user name '{name}'"),
-            );
-            return Some(setup_packet(
-                payload::RAKP_4,
-                &handshake::rakp_refusal(
-                    m.message_tag,
-                    RakpStatus::InvalidIntegrityCheckValue,
-                    console,
-                ),
-            ));
-        }
-        if !suite.rakp3_matches(&self.user.key, &x, &m.auth_code) {
-            st.sessions.remove(id);
-            self.warn_limited(
-                st,
-                format_args!("{peer}: login of user '{name}' refused: wrong password"),
+                format_args!("{peer}: login of user '{name}' refused: {why}"),
             );
             return Some(setup_packet(
                 payload::RAKP_4,

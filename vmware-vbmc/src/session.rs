@@ -13,11 +13,12 @@ use crate::ipmi::Privilege;
 use crate::wire::Request;
 
 /// Inbound session sequence numbers (IPMI v2.0 §6.12.13): each number is
-/// accepted once, and only near the highest accepted so far; 0 is never a
-/// session packet's number. The width, 16 behind and 16 ahead, is this
-/// BMC's choice: ipmitool's retransmissions each take the next number
-/// (lanplus.c, ipmi_lanplus_build_v2x_msg), so a console is never far
-/// ahead, and out-of-order delivery on one LAN is rare.
+/// accepted once, and only inside a 32-wide window around the highest
+/// accepted so far, up to 15 ahead of it and 16 behind (the bounds
+/// bougou/go-ipmi's BMC, pkg/bmc/session.go, takes from the same section);
+/// 0 is never a session packet's number. ipmitool's retransmissions each
+/// take the next number (lanplus.c, ipmi_lanplus_build_v2x_msg), so a
+/// console stays well inside it.
 #[derive(Debug, Clone, Default)]
 pub struct SequenceWindow {
     highest: Option<u32>,
@@ -26,7 +27,7 @@ pub struct SequenceWindow {
 }
 
 pub const WINDOW_BEHIND: u32 = 16;
-pub const WINDOW_AHEAD: u32 = 16;
+pub const WINDOW_AHEAD: u32 = 15;
 
 impl SequenceWindow {
     /// True when `seq` is new and inside the window; it is then recorded.
@@ -436,13 +437,11 @@ mod tests {
         assert!(!w.accept(100 + WINDOW_AHEAD + 1), "too far ahead");
         let h = 100 + WINDOW_AHEAD;
         assert!(w.accept(h), "farthest ahead allowed");
-        assert!(
-            !w.accept(h - WINDOW_BEHIND),
-            "100, at the far edge, is still remembered"
-        );
+        assert!(!w.accept(100), "100, now behind, is remembered");
         assert!(!w.accept(h - WINDOW_BEHIND - 1), "too far behind");
-        assert!(w.accept(h - WINDOW_BEHIND + 1), "late but new");
-        assert!(!w.accept(h - WINDOW_BEHIND + 1));
+        assert!(w.accept(h - WINDOW_BEHIND), "farthest behind, unseen");
+        assert!(!w.accept(h - WINDOW_BEHIND));
+        assert!(w.accept(h - 1), "late but new");
     }
 
     #[test]
