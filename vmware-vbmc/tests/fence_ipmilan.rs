@@ -17,7 +17,7 @@ fn fence_ipmilan(bmc: &Bmc, action: &str) -> Output {
     );
     run_bounded(
         Command::new("/usr/sbin/fence_ipmilan"),
-        Some(&stdin),
+        Some(stdin.as_bytes()),
         Duration::from_secs(120),
     )
 }
@@ -98,7 +98,7 @@ fn a_wrong_password_cannot_fence() {
     );
     let o = run_bounded(
         Command::new("/usr/sbin/fence_ipmilan"),
-        Some(&stdin),
+        Some(stdin.as_bytes()),
         Duration::from_secs(120),
     );
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));

@@ -4,8 +4,10 @@
 //! hashlib; AES-CBC-128 under K2 by the openssl command line tool. Nothing
 //! here is compared with a value this crate produced earlier.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
 
 use vmware_vbmc::crypto::{CipherSuite, Exchange, SessionKeys, UserKey};
 
@@ -49,19 +51,9 @@ fn python(case: &Case, covered: &[u8]) -> Vec<(String, Vec<u8>)> {
         hex(covered)
     );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kat/rakp.py");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(script);
+    let out = support::run_bounded(cmd, Some(input.as_bytes()), Duration::from_secs(30));
     assert!(out.status.success());
     String::from_utf8(out.stdout)
         .unwrap()
@@ -84,17 +76,12 @@ fn openssl_aes(key: &[u8], iv: &[u8; 16], plaintext: &[u8]) -> Vec<u8> {
     let mut block = plaintext.to_vec();
     block.extend((1..=pad as u8).collect::<Vec<_>>());
     block.push(pad as u8);
-    let mut child = Command::new("openssl")
-        .args(["enc", "-aes-128-cbc", "-nopad", "-K"])
+    let mut cmd = Command::new("openssl");
+    cmd.args(["enc", "-aes-128-cbc", "-nopad", "-K"])
         .arg(hex(&key[..16]))
         .arg("-iv")
-        .arg(hex(iv))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&block).unwrap();
-    let out = child.wait_with_output().unwrap();
+        .arg(hex(iv));
+    let out = support::run_bounded(cmd, Some(&block), Duration::from_secs(30));
     assert!(out.status.success());
     out.stdout
 }

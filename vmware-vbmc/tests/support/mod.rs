@@ -314,7 +314,7 @@ impl Drop for Bmc {
 }
 
 /// Runs a command, killing it after `limit` (a test never hangs).
-pub fn run_bounded(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Output {
+pub fn run_bounded(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -323,9 +323,9 @@ pub fn run_bounded(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Ou
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
-    if let Some(text) = stdin {
+    if let Some(bytes) = stdin {
         let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(text.as_bytes()).unwrap();
+        pipe.write_all(bytes).unwrap();
     }
     let started = Instant::now();
     loop {
