@@ -109,8 +109,8 @@ fn device_to_selector(device: BootDevice) -> u8 {
     }
 }
 
-/// The lowest privilege level each command needs (IPMI v2.0 Appendix G,
-/// Table G-1). `None`: the command is unknown. Commands allowed outside a
+/// The lowest privilege level each command needs (IPMI v2.0 Appendix G).
+/// `None`: the command is unknown. Commands allowed outside a
 /// session have level `Callback` and are listed in [`SESSIONLESS`].
 fn required_privilege(netfn_: u8, cmd_: u8) -> Option<Privilege> {
     match (netfn_, cmd_) {
@@ -257,8 +257,8 @@ fn channel_auth_capabilities(d: &[u8]) -> Action {
     ])
 }
 
-/// The cipher suite records of suites 3 and 17 (IPMI v2.0 §22.15, Table
-/// 22-19): C0h "standard suite", the suite ID, then the authentication
+/// The cipher suite records of suites 3 and 17 (IPMI v2.0 §22.15): C0h
+/// "standard suite", the suite ID, then the authentication
 /// (tag 00b), integrity (tag 01b) and confidentiality (tag 10b) algorithms.
 fn cipher_suite_records() -> Vec<u8> {
     let mut r = Vec::new();

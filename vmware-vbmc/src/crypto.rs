@@ -27,7 +27,7 @@ pub mod algorithm {
     pub const AES_CBC_128: u8 = 0x01;
 }
 
-/// The cipher suites offered (IPMI v2.0 §22.15.2, Table 22-20).
+/// The cipher suites offered (IPMI v2.0 §22.15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CipherSuite {
     /// 3: RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128 (the one every BMC must

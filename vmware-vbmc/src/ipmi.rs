@@ -11,7 +11,7 @@ pub mod netfn {
     pub const APP: u8 = 0x06;
 }
 
-/// Commands this BMC implements (IPMI v2.0 Appendix G, Table G-1).
+/// Commands this BMC implements (IPMI v2.0 Appendix G).
 pub mod cmd {
     /// App 01h, §20.1.
     pub const GET_DEVICE_ID: u8 = 0x01;

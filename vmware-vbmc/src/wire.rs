@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::ipmi::{CompletionCode, BMC_ADDRESS};
 
-/// RMCP header (IPMI v2.0 §13.1.3, Table 13-1): version 06h = RMCP 1.0.
+/// RMCP header (IPMI v2.0 §13.1.3): version 06h = RMCP 1.0.
 pub const RMCP_VERSION: u8 = 0x06;
 /// RMCP sequence number FFh: "no RMCP ACK". IPMI messages never ask for
 /// RMCP ACKs (§13.1.3), so every message this BMC sends carries it.
