@@ -16,6 +16,10 @@ PACKAGES=(
     pacemaker pacemaker-cli-utils corosync pcs fence-agents
     # metadata validation (xmllint), timing (hyperfine), process tools
     libxml2-utils hyperfine procps psmisc curl ca-certificates
+    # vmware-vbmc: ipmitool as its real peer (fence_ipmilan runs it too), openssl
+    # and python3 for the crypto known answers, groff and systemd-analyze for
+    # the man page and the unit
+    ipmitool openssl python3 groff-base systemd
 )
 
 missing=()
