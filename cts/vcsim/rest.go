@@ -82,6 +82,10 @@
 //	POST /rest/sessions/limit?max=N  per-user session limit (vCenter: 550); logins
 //	                              beyond it get 503: {"limit":N}
 //	GET  /rest/calls              {"GET /rest/vcenter/vm":3,...} per method and route
+//	GET  /rest/caps               {"vm":{"rest":1000,"api":4000},"host":...}
+//	POST /rest/caps?resource=vm|host|folder|datacenter&rest=N&api=M  lowers (or
+//	                              raises) a cap, to reach it without thousands
+//	                              of objects
 //	POST /rest/connection?moref=host-N|vm-N&state=S  sets runtime.connectionState
 //	                              of a host (connected, disconnected, notResponding)
 //	                              or VM (connected, disconnected, orphaned,
@@ -140,6 +144,8 @@ const (
 // most 1000" (REST 6.5 docs, folder.list and datacenter.list).  vCenter 7.0's
 // own /rest documents 4000 for VMs as well; 1000 is kept for /rest because
 // that is the limit fence-agents' fence_vmware_rest was written against.
+// The control endpoint can change them (POST /rest/caps) so that a test can
+// reach a cap without thousands of objects; restSt.mu guards them.
 var restCaps = map[string][2]int{ // resource -> {/rest cap, /api cap}
 	"vm":         {1000, 4000},
 	"host":       {2500, 2500},
@@ -763,7 +769,9 @@ func tooMany(resource, plural string) *vapiError {
 }
 
 func (c *restCall) capFor(resource string) int {
+	restSt.mu.Lock()
 	caps := restCaps[resource]
+	restSt.mu.Unlock()
 	if c.dialect == dialectAPI {
 		return caps[1]
 	}
@@ -1406,6 +1414,30 @@ func withRESTControl(next http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, v)
 	})
 	mux.HandleFunc("/rest/connection", setConnectionState)
+	mux.HandleFunc("/rest/caps", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			q := r.URL.Query()
+			restN, errR := strconv.Atoi(q.Get("rest"))
+			apiN, errA := strconv.Atoi(q.Get("api"))
+			restSt.mu.Lock()
+			_, known := restCaps[q.Get("resource")]
+			if known && errR == nil && errA == nil && restN >= 0 && apiN >= 0 {
+				restCaps[q.Get("resource")] = [2]int{restN, apiN}
+			}
+			restSt.mu.Unlock()
+			if !known || errR != nil || errA != nil || restN < 0 || apiN < 0 {
+				jsonError(w, http.StatusBadRequest, "POST /rest/caps?resource=vm|host|folder|datacenter&rest=N&api=M")
+				return
+			}
+		}
+		restSt.mu.Lock()
+		v := make(map[string]map[string]int, len(restCaps))
+		for k, c := range restCaps {
+			v[k] = map[string]int{"rest": c[0], "api": c[1]}
+		}
+		restSt.mu.Unlock()
+		writeJSON(w, http.StatusOK, v)
+	})
 	return mux
 }
 
