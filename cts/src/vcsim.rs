@@ -289,7 +289,12 @@ impl Vcsim {
     }
 
     pub fn calls(&self) -> HashMap<String, u64> {
-        let v = self.get("/calls");
+        self.counts("/calls")
+    }
+
+    /// A control endpoint's {"name": count, ...}.
+    fn counts(&self, path: &str) -> HashMap<String, u64> {
+        let v = self.get(path);
         v.as_object()
             .map(|o| {
                 o.iter()
@@ -389,21 +394,20 @@ impl Vcsim {
     /// REST calls served, keyed "METHOD /route" (`GET /rest/vcenter/vm`,
     /// `POST /api/vcenter/vm/{vm}/power`).
     pub fn rest_calls(&self) -> HashMap<String, u64> {
-        let v = self.get("/rest/calls");
-        v.as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.counts("/rest/calls")
     }
 
     /// The list caps: resource (vm, host, folder, datacenter) -> (/rest,
     /// /api).
     pub fn rest_caps(&self) -> HashMap<String, (u64, u64)> {
         let v = self.get("/rest/caps");
-        caps_of(&v)
+        let caps = v.as_object().cloned().unwrap_or_default();
+        caps.iter()
+            .map(|(k, c)| {
+                let n = |d: &str| c.get(d).and_then(Value::as_u64).unwrap_or(0);
+                (k.clone(), (n("rest"), n("api")))
+            })
+            .collect()
     }
 
     /// Changes a list cap, so a test can reach it with a small inventory.
@@ -424,17 +428,4 @@ impl Vcsim {
             encode(state)
         ));
     }
-}
-
-fn caps_of(v: &Value) -> HashMap<String, (u64, u64)> {
-    v.as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, c)| {
-                    let n = |d: &str| c.get(d).and_then(Value::as_u64).unwrap_or(0);
-                    (k.clone(), (n("rest"), n("api")))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -1434,7 +1434,7 @@ func main() {
 	}
 	// The simulator keeps datastore contents in temporary directories;
 	// put them under the state dir so they go away with it.
-	dsDir := datastoreRoot(*stateDir, *extraVMs) // rest.go: tmpfs for -extra-vms
+	dsDir := datastoreRoot(*stateDir, *extraVMs) // rest.go: on /dev/shm with -extra-vms
 	if err := os.MkdirAll(dsDir, 0o755); err != nil {
 		log.Fatal(err)
 	}

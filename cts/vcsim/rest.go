@@ -45,7 +45,7 @@
 //	POST   /api/vcenter/vm/{vm}/power?action={start|stop|reset|suspend}  S -> 204
 //	GET    /rest/vcenter/host   /api/vcenter/host  S -> [{"host":"host-N","name":..,"connection_state":..[,"power_state":..]}]
 //	       filters: hosts names folders datacenters clusters connection_states standalone; cap 2,500
-//	GET    /rest/vcenter/folder   /api/vcenter/folder  S -> [{"folder":"group-vN","name":..,"type":"VIRTUAL_MACHINE"|...}]
+//	GET    /rest/vcenter/folder   /api/vcenter/folder  S -> [{"folder":"folder-N","name":..,"type":"VIRTUAL_MACHINE"|...}]
 //	       filters: folders names type parent_folders datacenters; cap 1,000
 //	GET    /rest/vcenter/datacenter   /api/vcenter/datacenter  S -> [{"datacenter":"datacenter-N","name":..}]
 //	       filters: datacenters names folders; cap 1,000
@@ -59,11 +59,12 @@
 //	405                  (no body, Allow header)                    known URL, wrong HTTP method
 //	400 ALREADY_IN_DESIRED_STATE  com.vmware.api.vcenter.vm.power.already_powered_on|_off  start when on, stop when off
 //	400 NOT_ALLOWED_IN_CURRENT_STATE  vmsg.InvalidPowerState.summary  reset when not on, suspend when off
-//	400 RESOURCE_BUSY    a SOAP power task of the VM is still running ("slow", "questioned")
+//	400 RESOURCE_BUSY    vmsg.TaskInProgress.summary  a power task of the VM is still running ("slow", "questioned")
 //	400 INVALID_ARGUMENT unknown query parameter, bad enum or boolean value
 //	400 UNABLE_TO_ALLOCATE_RESOURCE  com.vmware.api.vcenter.{vm,host,folder,datacenter}.too_many_matches
 //	503 SERVICE_UNAVAILABLE  com.vmware.vapi.endpoint.failedToLoginMaxUserSessionCountReached  login over the per-user limit
-//	503 SERVICE_UNAVAILABLE  power change of a VM whose host (or itself) is not connected
+//	503 SERVICE_UNAVAILABLE  com.vmware.api.vcenter.vm.power.host_not_connected  power change of a VM
+//	                     whose host (or itself) is not connected (status, id and text this simulator's)
 //
 // Power operations are performed by the simulator itself (PowerOnVM_Task,
 // PowerOffVM_Task, ResetVM_Task, SuspendVM_Task through the in-process
@@ -132,6 +133,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -458,13 +460,9 @@ func unknownURL(w http.ResponseWriter, d dialect, path string) {
 	d.fail(w, newError(http.StatusNotFound, "NOT_FOUND", msg("com.vmware.vapi.rest.httpNotFound", "Not found.")))
 }
 
+// authenticate finds the request's session, if any, and notes its use.
 func authenticate(r *http.Request) (string, bool) {
-	token := r.Header.Get(restSessionHeader)
-	if token == "" {
-		if c, err := r.Cookie(restSessionHeader); err == nil {
-			token = c.Value
-		}
-	}
+	token := sessionToken(r)
 	if token == "" {
 		return "", false
 	}
@@ -478,6 +476,9 @@ func authenticate(r *http.Request) (string, bool) {
 	return s.user, true
 }
 
+// sessionToken: the header vmware-api-session-id, or the cookie of that
+// name (REST 6.5 docs, cis session create: "clients are expected to include
+// the session key"; govmomi vapi/simulator accepts either).
 func sessionToken(r *http.Request) string {
 	if t := r.Header.Get(restSessionHeader); t != "" {
 		return t
@@ -561,12 +562,16 @@ func restSessionPost(c *restCall) {
 			restLogout(c)
 		}
 	default:
-		// VMware's vAPI runtime (rest_handler.py): "No matching method
-		// available for the requested action '%s' on the URL", 404.
-		c.dialect.fail(c.w, newError(http.StatusNotFound, "NOT_FOUND",
-			msg("com.vmware.vapi.rest.httpNotFound",
-				fmt.Sprintf("No matching method available for the requested action '%s' on the URL", action))))
+		c.dialect.fail(c.w, noSuchAction(action))
 	}
+}
+
+// noSuchAction: an action the URL does not offer.  VMware's vAPI runtime
+// (rest_handler.py): "No matching method available for the requested action
+// '%s' on the URL", 404.
+func noSuchAction(action string) *vapiError {
+	return newError(http.StatusNotFound, "NOT_FOUND", msg("com.vmware.vapi.rest.httpNotFound",
+		fmt.Sprintf("No matching method available for the requested action '%s' on the URL", action)))
 }
 
 // POST /api/session: API docs, Create Session: 201, "Newly created session
@@ -914,14 +919,16 @@ func factsOfHost(h *simulator.HostSystem) hostFacts {
 	return f
 }
 
-func allHosts() []*simulator.HostSystem {
-	var out []*simulator.HostSystem
-	for _, e := range simulator.Map.All("HostSystem") {
-		if h, ok := e.(*simulator.HostSystem); ok {
-			out = append(out, h)
+// objectsOf lists the simulator's objects of one type in moref order, the
+// order every list answers in.
+func objectsOf[T mo.Reference](kind string) []T {
+	var out []T
+	for _, e := range simulator.Map.All(kind) {
+		if o, ok := e.(T); ok {
+			out = append(out, o)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return morefLess(out[i].Self, out[j].Self) })
+	sort.Slice(out, func(i, j int) bool { return morefLess(out[i].Reference(), out[j].Reference()) })
 	return out
 }
 
@@ -989,9 +996,10 @@ func vmOf(c *restCall) *simulator.VirtualMachine {
 	return nil
 }
 
-// guestOS turns vim's guestId (otherGuest64) into the vAPI enum (OTHER_64):
-// the enum names are vim's ids without "Guest", upper-cased, with "_"
-// between letters and digits (API docs, Vm GuestOS).
+// guestOS turns vim's guestId into the vAPI GuestOS enum's spelling
+// (otherGuest is OTHER, otherGuest64 OTHER_64, rhel7_64Guest RHEL_7_64: API
+// docs, Vm GuestOS); a rule inferred from the enum's names, right for the
+// ids the simulator's VMs use.
 func guestOS(id string) string {
 	id = strings.TrimSuffix(strings.Replace(id, "Guest", "", 1), "_")
 	var b strings.Builder
@@ -1107,10 +1115,7 @@ func postPower(c *restCall) {
 	}
 	op, known := powerActions[action]
 	if !known {
-		// rest_handler.py: an action the URL does not offer is a 404.
-		c.dialect.fail(c.w, newError(http.StatusNotFound, "NOT_FOUND",
-			msg("com.vmware.vapi.rest.httpNotFound",
-				fmt.Sprintf("No matching method available for the requested action '%s' on the URL", action))))
+		c.dialect.fail(c.w, noSuchAction(action))
 		return
 	}
 	vm := vmOf(c)
@@ -1260,7 +1265,7 @@ func listHosts(c *restCall) {
 		return
 	}
 	items := []interface{}{}
-	for _, h := range allHosts() {
+	for _, h := range objectsOf[*simulator.HostSystem]("HostSystem") {
 		f := factsOfHost(h)
 		standalone := strconv.FormatBool(f.cluster == "")
 		if !(flt.accepts("hosts", f.id) && flt.accepts("names", f.name) && flt.accepts("folders", f.folder) &&
@@ -1312,15 +1317,8 @@ func listFolders(c *restCall) {
 		c.dialect.fail(c.w, err)
 		return
 	}
-	var folders []*simulator.Folder
-	for _, e := range simulator.Map.All("Folder") {
-		if f, ok := e.(*simulator.Folder); ok {
-			folders = append(folders, f)
-		}
-	}
-	sort.Slice(folders, func(i, j int) bool { return morefLess(folders[i].Self, folders[j].Self) })
 	items := []interface{}{}
-	for _, f := range folders {
+	for _, f := range objectsOf[*simulator.Folder]("Folder") {
 		var name, kind, parent string
 		withLock(f, func() {
 			name, kind, parent = f.Name, folderType(f.ChildType), refValue(f.Parent)
@@ -1352,15 +1350,8 @@ func listDatacenters(c *restCall) {
 		c.dialect.fail(c.w, err)
 		return
 	}
-	var dcs []*simulator.Datacenter
-	for _, e := range simulator.Map.All("Datacenter") {
-		if d, ok := e.(*simulator.Datacenter); ok {
-			dcs = append(dcs, d)
-		}
-	}
-	sort.Slice(dcs, func(i, j int) bool { return morefLess(dcs[i].Self, dcs[j].Self) })
 	items := []interface{}{}
-	for _, d := range dcs {
+	for _, d := range objectsOf[*simulator.Datacenter]("Datacenter") {
 		var name, parent string
 		withLock(d, func() { name, parent = d.Name, refValue(d.Parent) })
 		if flt.accepts("datacenters", d.Self.Value) && flt.accepts("names", name) && flt.accepts("folders", parent) {
