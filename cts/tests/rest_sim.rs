@@ -229,6 +229,34 @@ impl Client {
     fn logout(&self) -> Reply {
         self.call("DELETE", self.session_path())
     }
+
+    /// A filter field's query key: `filter.names` on /rest, `names` on /api.
+    fn key(&self, field: &str) -> String {
+        match self.dialect {
+            Dialect::Rest => format!("filter.{field}"),
+            Dialect::Api => field.to_string(),
+        }
+    }
+
+    /// The id of the one object that a list of `kind` (vm, host, folder,
+    /// datacenter) holds for these filters.
+    fn only(&self, kind: &str, filters: &[(&str, &str)]) -> String {
+        let query: Vec<String> = filters
+            .iter()
+            .map(|(f, v)| format!("{}={}", self.key(f), encode(v)))
+            .collect();
+        let items = self.list(&format!("/vcenter/{kind}?{}", query.join("&")));
+        assert_eq!(items.len(), 1, "{kind} {filters:?}: {items:?}");
+        items[0][kind].as_str().expect(kind).to_string()
+    }
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect()
 }
 
 fn names(items: &[Value]) -> BTreeSet<String> {
@@ -276,12 +304,7 @@ fn assert_error(r: &Reply, dialect: Dialect, status: u16, error_type: &str) -> V
     let messages = err["messages"].as_array().expect("messages").clone();
     assert!(!messages.is_empty(), "{v}");
     for m in &messages {
-        let o = m.as_object().expect("message object");
-        assert_eq!(
-            o.keys().cloned().collect::<BTreeSet<_>>(),
-            set(&["args", "default_message", "id"]),
-            "{m}"
-        );
+        assert_eq!(keys(m), set(&["args", "default_message", "id"]), "{m}");
         assert!(m["args"].is_array() && m["default_message"].is_string() && m["id"].is_string());
     }
     messages
@@ -789,9 +812,8 @@ fn vm_list_summaries_match_the_inventory() {
         let all = c.list("/vcenter/vm");
         assert_eq!(all.len(), sim.inventory.len());
         for v in &all {
-            let o = v.as_object().expect("summary");
             assert_eq!(
-                o.keys().cloned().collect::<BTreeSet<_>>(),
+                keys(v),
                 set(&["cpu_count", "memory_size_MiB", "name", "power_state", "vm"]),
                 "{v}"
             );
@@ -861,8 +883,7 @@ fn vm_list_filters_rest_dialect() {
     ));
     assert_eq!(ids(&r, "vm"), set(&[&n10]));
     // datacenters: every VM of DC1, nothing else.
-    let dcs = c.list("/vcenter/datacenter?filter.names=DC1");
-    let dc1 = dcs[0]["datacenter"].as_str().unwrap();
+    let dc1 = c.only("datacenter", &[("names", "DC1")]);
     let want: BTreeSet<String> = sim
         .inventory
         .iter()
@@ -877,10 +898,7 @@ fn vm_list_filters_rest_dialect() {
         want
     );
     // folders: the VM's own folder only, not the folders above it.
-    let sub = c.list("/vcenter/folder?filter.names=sub")[0]["folder"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sub = c.only("folder", &[("names", "sub")]);
     let sub_dup = sim
         .inventory
         .iter()
@@ -890,14 +908,8 @@ fn vm_list_filters_rest_dialect() {
         .clone();
     let r = c.list(&format!("/vcenter/vm?filter.folders={sub}"));
     assert_eq!(ids(&r, "vm"), set(&[&sub_dup]));
-    let dc0 = c.list("/vcenter/datacenter?filter.names=DC0")[0]["datacenter"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let dc0_vm_folder = c.list(&format!(
-        "/vcenter/folder?filter.names=vm&filter.datacenters={dc0}"
-    ));
-    let top = dc0_vm_folder[0]["folder"].as_str().unwrap();
+    let dc0 = c.only("datacenter", &[("names", "DC0")]);
+    let top = c.only("folder", &[("names", "vm"), ("datacenters", &dc0)]);
     let in_top = ids(&c.list(&format!("/vcenter/vm?filter.folders={top}")), "vm");
     let want: BTreeSet<String> = sim
         .inventory
@@ -956,10 +968,6 @@ fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
     soap.logout();
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
-        let key = |field: &str| match dialect {
-            Dialect::Rest => format!("filter.{field}"),
-            Dialect::Api => field.to_string(),
-        };
         let hosts = c.list("/vcenter/host");
         let mut seen = 0;
         for h in &hosts {
@@ -969,7 +977,10 @@ fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
                 .filter(|(_, host)| host.as_str() == id)
                 .map(|(vm, _)| vm.clone())
                 .collect();
-            let got = ids(&c.list(&format!("/vcenter/vm?{}={id}", key("hosts"))), "vm");
+            let got = ids(
+                &c.list(&format!("/vcenter/vm?{}={id}", c.key("hosts"))),
+                "vm",
+            );
             assert_eq!(got, want, "VMs on {id}");
             seen += got.len();
         }
@@ -981,7 +992,7 @@ fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
                 .map(|(vm, _)| vm.clone())
                 .collect();
             let got = ids(
-                &c.list(&format!("/vcenter/vm?{}={pool}", key("resource_pools"))),
+                &c.list(&format!("/vcenter/vm?{}={pool}", c.key("resource_pools"))),
                 "vm",
             );
             assert_eq!(got, want, "VMs in {pool}");
@@ -989,8 +1000,8 @@ fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
         // The cluster hosts are DC0_C0_H*: its VMs are those on them.
         let standalone = c.list(&format!(
             "/vcenter/host?{}=false&{}=DC0_C0_H0",
-            key("standalone"),
-            key("names")
+            c.key("standalone"),
+            c.key("names")
         ));
         assert_eq!(standalone.len(), 1);
         let clustered_hosts: BTreeSet<String> = hosts
@@ -1018,14 +1029,14 @@ fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
         );
         assert_eq!(
             ids(
-                &c.list(&format!("/vcenter/vm?{}={cluster}", key("clusters"))),
+                &c.list(&format!("/vcenter/vm?{}={cluster}", c.key("clusters"))),
                 "vm"
             ),
             want
         );
         assert_eq!(
             ids(
-                &c.list(&format!("/vcenter/host?{}={cluster}", key("clusters"))),
+                &c.list(&format!("/vcenter/host?{}={cluster}", c.key("clusters"))),
                 "host"
             ),
             clustered_hosts
@@ -1236,10 +1247,7 @@ fn list_caps_1000_rest_4000_api_with_the_real_error() {
     }
     assert_eq!(in_bulk, 4100);
     // A datacenter holds more than /rest's cap but less than /api's.
-    let dc1 = rest.list("/vcenter/datacenter?filter.names=DC1")[0]["datacenter"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let dc1 = rest.only("datacenter", &[("names", "DC1")]);
     assert_error(
         &rest.get(&format!("/rest/vcenter/vm?filter.datacenters={dc1}")),
         Dialect::Rest,
@@ -1599,53 +1607,32 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
         assert_eq!(hosts.len(), 8, "4 hosts in each of DC0 and DC1");
         for h in &hosts {
             assert_eq!(
-                h.as_object()
-                    .unwrap()
-                    .keys()
-                    .cloned()
-                    .collect::<BTreeSet<_>>(),
+                keys(h),
                 set(&["connection_state", "host", "name", "power_state"]),
                 "{h}"
             );
             assert_eq!(h["connection_state"], "CONNECTED");
             assert_eq!(h["power_state"], "POWERED_ON");
         }
-        let k = |f: &str| {
-            if dialect == Dialect::Rest {
-                format!("filter.{f}")
-            } else {
-                f.to_string()
-            }
-        };
         assert_eq!(
-            names(&c.list(&format!("/vcenter/host?{}=true", k("standalone")))),
+            names(&c.list(&format!("/vcenter/host?{}=true", c.key("standalone")))),
             set(&["DC0_H0", "DC1_H0"])
         );
         assert_eq!(
-            c.list(&format!("/vcenter/host?{}=false", k("standalone")))
+            c.list(&format!("/vcenter/host?{}=false", c.key("standalone")))
                 .len(),
             6
         );
-        let dc1 = c.list(&format!("/vcenter/datacenter?{}=DC1", k("names")))[0]["datacenter"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let dc1 = c.only("datacenter", &[("names", "DC1")]);
         assert_eq!(
-            names(&c.list(&format!("/vcenter/host?{}={dc1}", k("datacenters")))),
+            names(&c.list(&format!("/vcenter/host?{}={dc1}", c.key("datacenters")))),
             set(&["DC1_H0", "DC1_C0_H0", "DC1_C0_H1", "DC1_C0_H2"])
         );
         // The host folder of DC1 holds its standalone host's compute
         // resource and its cluster: all four hosts.
-        let host_folder = c.list(&format!(
-            "/vcenter/folder?{}=HOST&{}={dc1}",
-            k("type"),
-            k("datacenters")
-        ))[0]["folder"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let host_folder = c.only("folder", &[("type", "HOST"), ("datacenters", &dc1)]);
         assert_eq!(
-            c.list(&format!("/vcenter/host?{}={host_folder}", k("folders")))
+            c.list(&format!("/vcenter/host?{}={host_folder}", c.key("folders")))
                 .len(),
             4
         );
@@ -1653,10 +1640,7 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
 
     // Disconnect DC0_H0 in the simulator: both APIs' view changes.
     let rest = Client::login(&sim, Dialect::Rest);
-    let host = rest.list("/vcenter/host?filter.names=DC0_H0")[0]["host"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let host = rest.only("host", &[("names", "DC0_H0")]);
     sim.set_connection_state(&host, "disconnected");
     let h = rest.list("/vcenter/host?filter.names=DC0_H0");
     assert_eq!(
@@ -1720,24 +1704,10 @@ fn folders_and_datacenters_shapes_and_filters() {
     let sim = plain();
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
-        let k = |f: &str| {
-            if dialect == Dialect::Rest {
-                format!("filter.{f}")
-            } else {
-                f.to_string()
-            }
-        };
         let dcs = c.list("/vcenter/datacenter");
         assert_eq!(names(&dcs), set(&["DC0", "DC1"]));
         for d in &dcs {
-            assert_eq!(
-                d.as_object()
-                    .unwrap()
-                    .keys()
-                    .cloned()
-                    .collect::<BTreeSet<_>>(),
-                set(&["datacenter", "name"])
-            );
+            assert_eq!(keys(d), set(&["datacenter", "name"]));
             assert!(d["datacenter"].as_str().unwrap().starts_with("datacenter-"));
         }
         let dc0 = dcs.iter().find(|d| d["name"] == "DC0").unwrap()["datacenter"]
@@ -1745,20 +1715,16 @@ fn folders_and_datacenters_shapes_and_filters() {
             .unwrap()
             .to_string();
         assert_eq!(
-            names(&c.list(&format!("/vcenter/datacenter?{}={dc0}", k("datacenters")))),
+            names(&c.list(&format!(
+                "/vcenter/datacenter?{}={dc0}",
+                c.key("datacenters")
+            ))),
             set(&["DC0"])
         );
 
         let folders = c.list("/vcenter/folder");
         for f in &folders {
-            assert_eq!(
-                f.as_object()
-                    .unwrap()
-                    .keys()
-                    .cloned()
-                    .collect::<BTreeSet<_>>(),
-                set(&["folder", "name", "type"])
-            );
+            assert_eq!(keys(f), set(&["folder", "name", "type"]));
         }
         // Each datacenter has one folder of each kind; the root folder holds
         // datacenters; "sub" holds VMs.
@@ -1769,31 +1735,22 @@ fn folders_and_datacenters_shapes_and_filters() {
             ("NETWORK", 2),
             ("DATACENTER", 1),
         ] {
-            let got = c.list(&format!("/vcenter/folder?{}={kind}", k("type")));
+            let got = c.list(&format!("/vcenter/folder?{}={kind}", c.key("type")));
             assert_eq!(got.len(), n, "{kind}: {got:?}");
             assert!(got.iter().all(|f| f["type"] == kind));
         }
-        let root = c.list(&format!("/vcenter/folder?{}=DATACENTER", k("type")))[0]["folder"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let root = c.only("folder", &[("type", "DATACENTER")]);
         // The datacenters sit in the root folder.
         assert_eq!(
-            c.list(&format!("/vcenter/datacenter?{}={root}", k("folders")))
+            c.list(&format!("/vcenter/datacenter?{}={root}", c.key("folders")))
                 .len(),
             2
         );
-        let vm_folder = c.list(&format!(
-            "/vcenter/folder?{}=vm&{}={dc0}",
-            k("names"),
-            k("datacenters")
-        ));
-        assert_eq!(vm_folder.len(), 1);
-        let vm_folder = vm_folder[0]["folder"].as_str().unwrap();
+        let vm_folder = c.only("folder", &[("names", "vm"), ("datacenters", &dc0)]);
         assert_eq!(
             names(&c.list(&format!(
                 "/vcenter/folder?{}={vm_folder}",
-                k("parent_folders")
+                c.key("parent_folders")
             ))),
             set(&["sub"])
         );
