@@ -799,6 +799,65 @@ fn https_on_the_sdk_listener_with_the_wrappers_ca() {
     assert_eq!(sim.rest_sessions().logins, 1);
 }
 
+/// The control endpoint's REST knobs refuse what they cannot do, so a test
+/// that misuses one fails instead of testing nothing.
+#[test]
+fn control_knobs_refuse_bad_input() {
+    if no_sim() {
+        return;
+    }
+    let sim = plain();
+    let host = Client::login(&sim, Dialect::Rest).only("host", &[("names", "DC0_H0")]);
+    let vm = sim.inventory[0].moref.clone();
+    let control =
+        |method: &str, path: &str| http(method, &format!("http://{}{path}", sim.control), &[]);
+    for (method, path, status) in [
+        (
+            "POST",
+            format!("/rest/connection?moref={host}&state=orphaned"),
+            400,
+        ),
+        (
+            "POST",
+            format!("/rest/connection?moref={vm}&state=bogus"),
+            400,
+        ),
+        (
+            "GET",
+            format!("/rest/connection?moref={host}&state=connected"),
+            405,
+        ),
+        (
+            "POST",
+            "/rest/connection?moref=vm-999999&state=connected".to_string(),
+            404,
+        ),
+        ("POST", "/rest/sessions/limit?max=-1".to_string(), 400),
+        ("POST", "/rest/sessions/limit".to_string(), 400),
+        ("GET", "/rest/sessions/expire".to_string(), 405),
+        (
+            "POST",
+            "/rest/caps?resource=cluster&rest=1&api=1".to_string(),
+            400,
+        ),
+        (
+            "POST",
+            "/rest/caps?resource=vm&rest=x&api=1".to_string(),
+            400,
+        ),
+    ] {
+        let r = control(method, &path);
+        assert_eq!(r.status, status, "{method} {path}: {r:?}");
+        assert!(r.json()["error"].is_string(), "{r:?}");
+    }
+    assert_eq!(
+        sim.rest_caps()["vm"],
+        (1000, 4000),
+        "a refused change changes nothing"
+    );
+    assert_eq!(sim.rest_sessions().limit, 550);
+}
+
 // ------------------------------------------------------------- VM lists
 
 #[test]
@@ -1642,6 +1701,13 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
     let rest = Client::login(&sim, Dialect::Rest);
     let host = rest.only("host", &[("names", "DC0_H0")]);
     sim.set_connection_state(&host, "disconnected");
+    let soap = Soap::login(&sim);
+    assert_eq!(
+        soap.property("HostSystem", &host, "runtime.connectionState"),
+        "disconnected",
+        "the knob changes the simulator's own object"
+    );
+    soap.logout();
     let h = rest.list("/vcenter/host?filter.names=DC0_H0");
     assert_eq!(
         h,

@@ -3,9 +3,10 @@
 // -plain-http), in vCenter mode only: an ESXi host serves no /rest/vcenter
 // or /api/vcenter, so with -esx both prefixes answer 404.
 //
-// govmomi 0.24's own vapi simulator (vapi/simulator) has sessions, tags and
-// content libraries but no VM list and no power operations, and it is built
-// around its own session map; none of its code is used here.  Everything
+// This is a hand-written emulation, written because no real peer can be had:
+// Debian packages no vCenter, and govmomi 0.24's own vapi simulator
+// (vapi/simulator) has sessions, tags and content libraries but no VM list
+// and no power operations; none of its code is used here.  Everything
 // below reads and changes the simulator's inventory (simulator.Map, under its
 // locks as main.go does), so a power change made over REST is what SOAP's
 // PropertyCollector reports next, and the other way round.
