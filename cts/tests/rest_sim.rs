@@ -1859,6 +1859,23 @@ fn py_agent(sim: &Vcsim, args: &[&str]) -> Outcome {
     out
 }
 
+/// The morefs of every VM named `name`, in the order the simulator lists
+/// them (by moref number).
+fn namesakes(sim: &Vcsim, name: &str) -> Vec<String> {
+    let mut v: Vec<String> = sim
+        .inventory
+        .iter()
+        .filter(|v| v.name == name)
+        .map(|v| v.moref.clone())
+        .collect();
+    v.sort_by_key(|m| {
+        m.trim_start_matches("vm-")
+            .parse::<u64>()
+            .unwrap_or(u64::MAX)
+    });
+    v
+}
+
 fn power_word(sim: &Vcsim, moref: &str) -> &'static str {
     match sim.power(moref).as_str() {
         "poweredOn" => "on",
@@ -1924,6 +1941,8 @@ fn fence_agents_rest_agent_list_and_list_status_match_the_simulator() {
     let sim = Vcsim::start(); // HTTPS this time, --ssl-insecure
     sim.set_power(&sim.vm("clone-b", None).moref, "poweredOff");
     sim.set_power(&sim.vm("web server 01", None).moref, "suspended");
+    let dups = namesakes(&sim, "dup");
+    sim.set_power(&dups[0], "poweredOff");
     let o = py_agent(&sim, &["-o", "list-status"]);
     o.assert_code(0);
     let mut listed = HashMap::new();
@@ -1942,13 +1961,13 @@ fn fence_agents_rest_agent_list_and_list_status_match_the_simulator() {
         // fence-agents' behaviour, which fence_vmware_rest will fix: the
         // list is a dict by name, so of two VMs sharing a name (dup,
         // node1) the line shows the state of the last one listed.
-        let namesakes: Vec<_> = sim.inventory.iter().filter(|w| w.name == v.name).collect();
-        let last = namesakes
-            .iter()
-            .max_by_key(|w| w.moref[3..].parse::<u64>().unwrap())
-            .unwrap();
-        assert_eq!(listed[&v.name], power_word(&sim, &last.moref), "{}", v.name);
+        let last = namesakes(&sim, &v.name).pop().expect("one at least");
+        assert_eq!(listed[&v.name], power_word(&sim, &last), "{}", v.name);
     }
+    assert_eq!(
+        listed["dup"], "on",
+        "the first dup is off, the line says on"
+    );
     assert_eq!(listed["clone-b"], "off");
     assert_eq!(
         listed["web server 01"], "off",
@@ -1997,21 +2016,11 @@ fn fence_agents_rest_agent_known_faults() {
     o.assert_code(0);
     let listed: BTreeSet<&str> = o.stdout.lines().map(|l| l.trim_end_matches(',')).collect();
     assert_eq!(listed, BTreeSet::from(["node1", "node10"]));
-    let calls = sim.rest_calls();
-    assert!(calls.get("GET /rest/vcenter/vm").copied().unwrap_or(0) >= 3);
+    assert_eq!(sim.rest_calls().get("GET /rest/vcenter/vm"), Some(&3));
 
     // A name shared by two VMs: it acts on the first one listed and says
     // Success, leaving the other running.
-    let dups: Vec<String> = {
-        let mut v: Vec<_> = sim
-            .inventory
-            .iter()
-            .filter(|v| v.name == "dup")
-            .map(|v| v.moref.clone())
-            .collect();
-        v.sort_by_key(|m| m[3..].parse::<u64>().unwrap());
-        v
-    };
+    let dups = namesakes(&sim, "dup");
     assert_eq!(dups.len(), 2);
     py_agent(&sim, &["-n", "dup", "-o", "off"])
         .assert_code(0)
@@ -2025,16 +2034,7 @@ fn fence_agents_rest_agent_known_faults() {
     // Its status then answers for the first only.
     py_agent(&sim, &["-n", "dup", "-o", "status"]).assert_code(2);
     // node1 exists in DC0 and DC1: the same.
-    let node1: Vec<String> = {
-        let mut v: Vec<_> = sim
-            .inventory
-            .iter()
-            .filter(|v| v.name == "node1")
-            .map(|v| v.moref.clone())
-            .collect();
-        v.sort_by_key(|m| m[3..].parse::<u64>().unwrap());
-        v
-    };
+    let node1 = namesakes(&sim, "node1");
     py_agent(&sim, &["-n", "node1", "-o", "off"]).assert_code(0);
     assert_eq!(
         (sim.power(&node1[0]).as_str(), sim.power(&node1[1]).as_str()),
