@@ -63,7 +63,7 @@ pub struct Options {
     pub plain_http: bool,
     pub esx: bool,
     pub slow_seconds: Option<u32>,
-    /// `-extra-vms N`: N more VMs (bulk-00001...), spread over every host
+    /// `-extra-vms N`: N more VMs (extra-00001...), spread over every host
     /// and over folders of at most 500 (cts/vcsim/rest.go).
     pub extra_vms: Option<u32>,
 }

@@ -1235,12 +1235,12 @@ fn list_caps_1000_rest_4000_api_with_the_real_error() {
     eprintln!("simulator with 4,100 extra VMs ready in {start_time:?}");
     assert!(start_time < Duration::from_secs(45), "{start_time:?}");
     let total = sim.inventory.len();
-    let bulk_vms = sim
+    let extra_vms = sim
         .inventory
         .iter()
-        .filter(|v| v.name.starts_with("bulk-"))
+        .filter(|v| v.name.starts_with("extra-"))
         .count();
-    assert_eq!(bulk_vms, 4100);
+    assert_eq!(extra_vms, 4100);
     let all: Vec<String> = sim.inventory.iter().map(|v| v.moref.clone()).collect();
 
     let rest = Client::login(&sim, Dialect::Rest);
@@ -1291,10 +1291,10 @@ fn list_caps_1000_rest_4000_api_with_the_real_error() {
         by_host += n;
     }
     assert_eq!(by_host, total);
-    let bulk = rest.list("/vcenter/folder?filter.names=bulk-00&filter.names=bulk-01&filter.names=bulk-02&filter.names=bulk-03&filter.names=bulk-04");
-    assert_eq!(bulk.len(), 10, "five bulk folders in each datacenter");
-    let mut in_bulk = 0;
-    for f in &bulk {
+    let extra = rest.list("/vcenter/folder?filter.names=extra-00&filter.names=extra-01&filter.names=extra-02&filter.names=extra-03&filter.names=extra-04");
+    assert_eq!(extra.len(), 10, "five extra-NN folders in each datacenter");
+    let mut in_extra = 0;
+    for f in &extra {
         let n = rest
             .list(&format!(
                 "/vcenter/vm?filter.folders={}",
@@ -1302,9 +1302,9 @@ fn list_caps_1000_rest_4000_api_with_the_real_error() {
             ))
             .len();
         assert!((1..=500).contains(&n), "{n} in {f}");
-        in_bulk += n;
+        in_extra += n;
     }
-    assert_eq!(in_bulk, 4100);
+    assert_eq!(in_extra, 4100);
     // A datacenter holds more than /rest's cap but less than /api's.
     let dc1 = rest.only("datacenter", &[("names", "DC1")]);
     assert_error(

@@ -94,9 +94,9 @@
 //	                              inaccessible, invalid) in the simulator, which
 //	                              both APIs then report
 //
-// -extra-vms N adds N VMs named bulk-00001... at start, spread round-robin
+// -extra-vms N adds N VMs named extra-00001... at start, spread round-robin
 // over every host of every datacenter and, per datacenter, over folders
-// bulk-NN of at most 500 VMs, so that a listing per host or per folder stays
+// extra-NN of at most 500 VMs, so that a listing per host or per folder stays
 // under every cap while the whole inventory exceeds them.  Three of every
 // four are powered on.  With -extra-vms the datastores' directories live on
 // /dev/shm when it is writable (datastoreRoot): creating the VMs' files is
@@ -1566,7 +1566,7 @@ func addExtraVMs(ctx context.Context, c *vim25.Client, n int) error {
 		s := slots[i%len(slots)]
 		dcKey := s.dc.Reference().Value
 		nFolders := (share[dcKey] + extraPerFolder - 1) / extraPerFolder
-		folderName := fmt.Sprintf("bulk-%02d", placed[dcKey]%nFolders)
+		folderName := fmt.Sprintf("extra-%02d", placed[dcKey]%nFolders)
 		placed[dcKey]++
 		key := dcKey + "/" + folderName
 		if folders[key] == nil {
@@ -1580,7 +1580,7 @@ func addExtraVMs(ctx context.Context, c *vim25.Client, n int) error {
 			}
 			folders[key] = f
 		}
-		name := fmt.Sprintf("bulk-%05d", i+1)
+		name := fmt.Sprintf("extra-%05d", i+1)
 		spec := types.VirtualMachineConfigSpec{
 			Name:     name,
 			GuestId:  string(types.VirtualMachineGuestOsIdentifierOtherGuest),
