@@ -63,6 +63,9 @@ pub struct Options {
     pub plain_http: bool,
     pub esx: bool,
     pub slow_seconds: Option<u32>,
+    /// `-extra-vms N`: N more VMs (extra-00001...), spread over every host
+    /// and over folders of at most 500 (cts/vcsim/rest.go).
+    pub extra_vms: Option<u32>,
 }
 
 /// One VM as inventory.json lists it.
@@ -127,6 +130,9 @@ impl Vcsim {
         }
         if let Some(s) = opts.slow_seconds {
             cmd.args(["-slow-seconds", &s.to_string()]);
+        }
+        if let Some(n) = opts.extra_vms {
+            cmd.args(["-extra-vms", &n.to_string()]);
         }
         let log = std::fs::File::create(dir.path().join("vcsim.log")).expect("vcsim log");
         let child = cmd
@@ -283,7 +289,12 @@ impl Vcsim {
     }
 
     pub fn calls(&self) -> HashMap<String, u64> {
-        let v = self.get("/calls");
+        self.counts("/calls")
+    }
+
+    /// A control endpoint's {"name": count, ...}.
+    fn counts(&self, path: &str) -> HashMap<String, u64> {
+        let v = self.get(path);
         v.as_object()
             .map(|o| {
                 o.iter()
@@ -324,4 +335,97 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Counters of the vSphere Automation API's sessions (/rest and /api share
+/// them), kept apart from SOAP's [`Sessions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestSessions {
+    pub logins: u64,
+    pub logouts: u64,
+    pub active: u64,
+    /// Logins refused with 503 because the user had `limit` sessions.
+    pub refused: u64,
+    pub limit: u64,
+}
+
+/// The REST side of the simulator (cts/vcsim/rest.go): its address and the
+/// control endpoint's `/rest/...` knobs.
+impl Vcsim {
+    /// `http(s)://127.0.0.1:PORT`: /rest and /api are served beside /sdk.
+    pub fn base_url(&self) -> String {
+        self.url.trim_end_matches("/sdk").to_string()
+    }
+
+    fn post_control(&self, path: &str) -> Value {
+        let url = format!("http://{}{path}", self.control);
+        let resp = ureq::post(&url)
+            .timeout(Duration::from_secs(10))
+            .call()
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        serde_json::from_str(&resp.into_string().expect("body")).expect("json")
+    }
+
+    pub fn rest_sessions(&self) -> RestSessions {
+        let v = self.get("/rest/sessions");
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        RestSessions {
+            logins: n("logins"),
+            logouts: n("logouts"),
+            active: n("active"),
+            refused: n("refused"),
+            limit: n("limit"),
+        }
+    }
+
+    /// Ends every REST session, as vCenter's idle timeout would; returns how
+    /// many there were.
+    pub fn expire_rest_sessions(&self) -> u64 {
+        let v = self.post_control("/rest/sessions/expire");
+        v.get("expired").and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// Per-user REST session limit (vCenter's is 550); logins beyond it
+    /// get 503.
+    pub fn set_rest_session_limit(&self, max: u32) {
+        self.post_control(&format!("/rest/sessions/limit?max={max}"));
+    }
+
+    /// REST calls served, keyed "METHOD /route" (`GET /rest/vcenter/vm`,
+    /// `POST /api/vcenter/vm/{vm}/power`).
+    pub fn rest_calls(&self) -> HashMap<String, u64> {
+        self.counts("/rest/calls")
+    }
+
+    /// The list caps: resource (vm, host, folder, datacenter) -> (/rest,
+    /// /api).
+    pub fn rest_caps(&self) -> HashMap<String, (u64, u64)> {
+        let v = self.get("/rest/caps");
+        let caps = v.as_object().cloned().unwrap_or_default();
+        caps.iter()
+            .map(|(k, c)| {
+                let n = |d: &str| c.get(d).and_then(Value::as_u64).unwrap_or(0);
+                (k.clone(), (n("rest"), n("api")))
+            })
+            .collect()
+    }
+
+    /// Changes a list cap, so a test can reach it with a small inventory.
+    pub fn set_rest_cap(&self, resource: &str, rest: u32, api: u32) {
+        self.post_control(&format!(
+            "/rest/caps?resource={}&rest={rest}&api={api}",
+            encode(resource)
+        ));
+    }
+
+    /// Sets `runtime.connectionState` of a host (`host-N`: connected,
+    /// disconnected, notResponding) or a VM (`vm-N`: connected,
+    /// disconnected, orphaned, inaccessible, invalid) in the simulator.
+    pub fn set_connection_state(&self, moref: &str, state: &str) {
+        self.post_control(&format!(
+            "/rest/connection?moref={}&state={}",
+            encode(moref),
+            encode(state)
+        ));
+    }
 }

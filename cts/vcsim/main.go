@@ -74,6 +74,9 @@
 //
 //	vcsim -listen 127.0.0.1:0 -state-dir DIR [-plain-http] [-user U -pass P]
 //	      [-vcenter|-esx] [-slow-seconds N] [-control 127.0.0.1:0] [-trace]
+//	      [-extra-vms N]
+//
+// The vSphere Automation (REST) API, /rest and /api: see rest.go.
 package main
 
 import (
@@ -1413,6 +1416,7 @@ func main() {
 	slow := flag.Int("slow-seconds", 8, "seconds the power tasks of the VM \"slow\" stay running")
 	control := flag.String("control", "127.0.0.1:0", "address for the plain-HTTP control endpoint")
 	trace := flag.Bool("trace", false, "log SOAP traffic to stderr")
+	extraVMs := flag.Int("extra-vms", 0, "add this many VMs at start (rest.go)")
 	flag.Parse()
 
 	log.SetPrefix("vcsim: ")
@@ -1430,7 +1434,7 @@ func main() {
 	}
 	// The simulator keeps datastore contents in temporary directories;
 	// put them under the state dir so they go away with it.
-	dsDir := filepath.Join(*stateDir, "datastores")
+	dsDir := datastoreRoot(*stateDir, *extraVMs) // rest.go: on /dev/shm with -extra-vms
 	if err := os.MkdirAll(dsDir, 0o755); err != nil {
 		log.Fatal(err)
 	}
@@ -1466,6 +1470,9 @@ func main() {
 	if err := buildInventory(ctx, client, *esx); err != nil {
 		log.Fatalf("building inventory: %v", err)
 	}
+	if err := addExtraVMs(ctx, client, *extraVMs); err != nil {
+		log.Fatalf("extra VMs: %v", err)
+	}
 
 	// Listeners.
 	ln, err := net.Listen("tcp", *listen)
@@ -1492,6 +1499,7 @@ func main() {
 	svc.ServeMux.HandleFunc(vim25.Path+"/vimServiceVersions.xml", svc.ServiceVersions)
 	svc.ServeMux.HandleFunc("/folder/", svc.ServeDatastore)
 	svc.ServeMux.HandleFunc("/about", svc.About)
+	registerREST(svc.ServeMux, !*esx) // the vSphere Automation API, rest.go
 	sm := simulator.Map.SessionManager()
 	sm.ServiceHostName = hostPort
 	for _, s := range simulator.Map.OptionManager().Setting {
@@ -1514,7 +1522,7 @@ func main() {
 	}
 
 	soapServer := &http.Server{Handler: &frontEnd{next: svc.ServeMux}, ErrorLog: log.Default()}
-	controlServer := &http.Server{Handler: controlHandler()}
+	controlServer := &http.Server{Handler: withRESTControl(controlHandler())}
 	go func() {
 		if err := soapServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Fatalf("soap server: %v", err)
