@@ -16,6 +16,8 @@ PACKAGES=(
     pacemaker pacemaker-cli-utils corosync pcs fence-agents
     # metadata validation (xmllint), timing (hyperfine), process tools
     libxml2-utils hyperfine procps psmisc curl ca-certificates
+    # vsphere-http's TLS tests: RSA keys and s_server as a real TLS peer
+    openssl
 )
 
 missing=()

@@ -34,6 +34,7 @@ mod message;
 mod resolve;
 mod stream;
 mod tls;
+mod x509;
 
 pub use agent_framework::Deadline;
 pub use client::Client;

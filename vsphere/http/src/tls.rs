@@ -77,12 +77,12 @@ pub(crate) fn setup(policy: &TlsPolicy) -> Result<Option<TlsSetup>, Error> {
         TlsPolicy::Verify {
             ca_file: Some(path),
         } => (
-            verifier_for(Arc::new(load_ca_file(path)?))?,
+            verifier_for(&load_ca_file(path)?)?,
             format!("the CAs of {}", path.display()),
         ),
         TlsPolicy::Verify { ca_file: None } => {
-            let (roots, described) = system_roots()?;
-            (verifier_for(roots)?, described)
+            let (trusted, described) = system_roots()?;
+            (verifier_for(&trusted)?, described)
         }
     };
     let config = ClientConfig::builder_with_provider(provider())
@@ -104,39 +104,178 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-fn verifier_for(roots: Arc<RootCertStore>) -> Result<Arc<dyn ServerCertVerifier>, Error> {
-    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
-        .build()
-        .map_err(|e| Error::Tls(format!("cannot set up certificate verification: {e}")))?;
-    Ok(verifier)
+fn verifier_for(trusted: &Trusted) -> Result<Arc<dyn ServerCertVerifier>, Error> {
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::clone(&trusted.roots),
+        provider(),
+    )
+    .build()
+    .map_err(|e| Error::Tls(format!("cannot set up certificate verification: {e}")))?;
+    Ok(Arc::new(ChainOrExact {
+        webpki,
+        exact: Arc::clone(&trusted.certs),
+    }))
+}
+
+/// Trust anchors, and the certificates they came from.
+#[derive(Clone)]
+pub(crate) struct Trusted {
+    roots: Arc<RootCertStore>,
+    certs: Arc<[CertificateDer<'static>]>,
+}
+
+impl Trusted {
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+}
+
+/// Collects certificates into a [`Trusted`].
+struct TrustedBuilder {
+    roots: RootCertStore,
+    certs: Vec<CertificateDer<'static>>,
+}
+
+impl TrustedBuilder {
+    fn new() -> TrustedBuilder {
+        TrustedBuilder {
+            roots: RootCertStore::empty(),
+            certs: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, cert: CertificateDer<'static>) -> Result<(), rustls::Error> {
+        self.roots.add(cert.clone())?;
+        self.certs.push(cert);
+        Ok(())
+    }
+
+    /// Adds every certificate in `bytes` that is a usable trust anchor;
+    /// OpenSSL too skips what it cannot use in a system store.
+    fn add_pem(&mut self, bytes: &[u8]) -> usize {
+        CertificateDer::pem_slice_iter(bytes)
+            .filter_map(Result::ok)
+            .filter(|cert| self.add(cert.clone()).is_ok())
+            .count()
+    }
+
+    fn build(self) -> Trusted {
+        Trusted {
+            roots: Arc::new(self.roots),
+            certs: self.certs.into(),
+        }
+    }
+}
+
+/// The chain to a trust anchor, as webpki verifies it; or else the very
+/// certificate the server presents is one of the trusted certificates.
+/// That second way is how OpenSSL trusts a self-signed server certificate
+/// given as the CA file, which webpki refuses when it says CA:TRUE
+/// (CaUsedAsEndEntity, rustls/webpki issue 205), as certificates made by
+/// `openssl req -x509` do. The name and the validity period are still
+/// checked, and rustls checks that the server holds the certificate's key.
+#[derive(Debug)]
+struct ChainOrExact {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    exact: Arc<[CertificateDer<'static>]>,
+}
+
+impl ServerCertVerifier for ChainOrExact {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let chain = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match chain {
+            Err(_) if self.exact.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
+                verify_exact(end_entity, server_name, now)
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// A trusted certificate presented as it is: valid for the name, and now.
+fn verify_exact(
+    cert: &CertificateDer<'_>,
+    name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, rustls::Error> {
+    let invalid = rustls::Error::InvalidCertificate;
+    let parsed = webpki::EndEntityCert::try_from(cert)
+        .map_err(|_| invalid(CertificateError::BadEncoding))?;
+    parsed
+        .verify_is_valid_for_subject_name(name)
+        .map_err(|_| invalid(CertificateError::NotValidForName))?;
+    let (not_before, not_after) =
+        crate::x509::validity(cert.as_ref()).ok_or(invalid(CertificateError::BadEncoding))?;
+    if now.as_secs() < not_before {
+        return Err(invalid(CertificateError::NotValidYet));
+    }
+    if now.as_secs() > not_after {
+        return Err(invalid(CertificateError::Expired));
+    }
+    Ok(ServerCertVerified::assertion())
 }
 
 /// Only the CAs of one PEM file: every certificate in it must parse and
 /// be usable as a trust anchor, and there must be at least one.
-pub(crate) fn load_ca_file(path: &Path) -> Result<RootCertStore, Error> {
+pub(crate) fn load_ca_file(path: &Path) -> Result<Trusted, Error> {
     let shown = path.display();
     let bytes = std::fs::read(path)
         .map_err(|e| Error::Tls(format!("cannot read the CA certificate file {shown}: {e}")))?;
-    let mut roots = RootCertStore::empty();
+    let mut trusted = TrustedBuilder::new();
     for (i, item) in CertificateDer::pem_slice_iter(&bytes).enumerate() {
         let cert = item.map_err(|e| {
             Error::Tls(format!(
                 "the CA certificate file {shown} is garbled after {i} certificates: {e}"
             ))
         })?;
-        roots.add(cert).map_err(|e| {
+        trusted.add(cert).map_err(|e| {
             Error::Tls(format!(
                 "certificate {} of the CA certificate file {shown} is not a usable CA certificate: {e}",
                 i + 1
             ))
         })?;
     }
-    if roots.is_empty() {
+    if trusted.certs.is_empty() {
         return Err(Error::Tls(format!(
             "no PEM certificate in the CA certificate file {shown}"
         )));
     }
-    Ok(roots)
+    Ok(trusted.build())
 }
 
 /// Where OpenSSL would look for trusted CAs.
@@ -205,18 +344,10 @@ fn is_hashed_name(name: &str) -> bool {
     }
 }
 
-/// Adds every certificate in `bytes` that is a usable trust anchor;
-/// OpenSSL too skips what it cannot use in a system store.
-fn add_pem(roots: &mut RootCertStore, bytes: &[u8]) -> usize {
-    let certs = CertificateDer::pem_slice_iter(bytes).filter_map(Result::ok);
-    let (added, _ignored) = roots.add_parsable_certificates(certs);
-    added
-}
-
 /// Reads the trust sources; the store, and what it is in words. A store
 /// without a single CA is an error that says where it looked.
-pub(crate) fn load_sources(sources: &TrustSources) -> Result<(RootCertStore, String), String> {
-    let mut roots = RootCertStore::empty();
+pub(crate) fn load_sources(sources: &TrustSources) -> Result<(Trusted, String), String> {
+    let mut trusted = TrustedBuilder::new();
     let mut problems = Vec::new();
     let mut described = Vec::new();
     let label = |what: &str, path: &Path| {
@@ -230,7 +361,7 @@ pub(crate) fn load_sources(sources: &TrustSources) -> Result<(RootCertStore, Str
         let shown = label("SSL_CERT_FILE", file);
         match std::fs::read(file) {
             Ok(bytes) => {
-                let n = add_pem(&mut roots, &bytes);
+                let n = trusted.add_pem(&bytes);
                 if n == 0 {
                     problems.push(format!("{shown} holds no usable certificate"));
                 }
@@ -247,7 +378,7 @@ pub(crate) fn load_sources(sources: &TrustSources) -> Result<(RootCertStore, Str
                 for entry in entries.flatten() {
                     if entry.file_name().to_str().is_some_and(is_hashed_name) {
                         if let Ok(bytes) = std::fs::read(entry.path()) {
-                            n += add_pem(&mut roots, &bytes);
+                            n += trusted.add_pem(&bytes);
                         }
                     }
                 }
@@ -259,28 +390,28 @@ pub(crate) fn load_sources(sources: &TrustSources) -> Result<(RootCertStore, Str
         }
         described.push(shown);
     }
-    if roots.is_empty() {
+    if trusted.certs.is_empty() {
         return Err(format!(
             "no trusted CA certificate in the system trust store: {}",
             problems.join("; ")
         ));
     }
     Ok((
-        roots,
+        trusted.build(),
         format!("the system trust store ({})", described.join(", ")),
     ))
 }
 
 /// The system store, read at the first call of the process.
-fn system_roots() -> Result<(Arc<RootCertStore>, String), Error> {
-    static SYSTEM: OnceLock<Result<(Arc<RootCertStore>, String), String>> = OnceLock::new();
+fn system_roots() -> Result<(Trusted, String), Error> {
+    static SYSTEM: OnceLock<Result<(Trusted, String), String>> = OnceLock::new();
     SYSTEM
         .get_or_init(|| {
             let sources = trust_sources(|name| std::env::var_os(name));
-            let loaded = load_sources(&sources).map(|(roots, described)| {
-                logging::debug(format!("TLS: {} CAs from {described}", roots.len()));
-                (Arc::new(roots), described)
-            });
+            let loaded = load_sources(&sources);
+            if let Ok((trusted, described)) = &loaded {
+                logging::debug(format!("TLS: {} CAs from {described}", trusted.len()));
+            }
             loaded
         })
         .clone()
@@ -316,6 +447,11 @@ pub(crate) fn handshake_error(e: io::Error, name: &ServerName<'_>, trust: &str) 
             CertificateError::UnknownIssuer => format!(
                 "the server's certificate is not trusted: no chain to {trust} (certificate verify failed: unknown issuer)"
             ),
+            // A CA of the same name but another key: self-signed vCenter
+            // and ESXi CAs often share their names.
+            CertificateError::BadSignature => format!(
+                "the server's certificate is not trusted: its signature does not verify against {trust} (certificate verify failed: bad signature)"
+            ),
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 match name {
                     ServerName::IpAddress(_) => format!(
@@ -331,6 +467,16 @@ pub(crate) fn handshake_error(e: io::Error, name: &ServerName<'_>, trust: &str) 
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 "the server's certificate is not valid yet (check the clocks)".into()
+            }
+            CertificateError::Other(other)
+                if matches!(
+                    other.0.downcast_ref::<webpki::Error>(),
+                    Some(webpki::Error::CaUsedAsEndEntity)
+                ) =>
+            {
+                format!(
+                    "the server's certificate is not trusted: it is a self-signed CA certificate that is not in {trust}"
+                )
             }
             other => format!("the server's certificate is not acceptable: {other:?}"),
         },
@@ -469,8 +615,8 @@ mod tests {
             dirs: vec![],
             from_env: false,
         };
-        let (roots, described) = load_sources(&sources).unwrap();
-        assert!(roots.len() > 50, "{}", roots.len());
+        let (trusted, described) = load_sources(&sources).unwrap();
+        assert!(trusted.len() > 50, "{}", trusted.len());
         assert!(described.contains("ca-certificates.crt"));
     }
 

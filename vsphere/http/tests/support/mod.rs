@@ -78,20 +78,78 @@ fn key_pair(kind: KeyKind) -> KeyPair {
 }
 
 /// A CA and a server certificate it signed, for `names` (DNS names or IP
-/// addresses), with the CA written to `ca_file`.
+/// addresses), with the CA written to `ca_file` and the server's
+/// certificate and key to `leaf_file` and `key_file` (for openssl
+/// s_server).
 pub struct Pki {
     pub dir: TempDir,
     pub ca_file: PathBuf,
     pub ca_pem: String,
+    pub leaf_file: PathBuf,
+    pub key_file: PathBuf,
     pub server: Arc<ServerConfig>,
 }
 
 impl Pki {
     pub fn new(kind: KeyKind, names: &[&str]) -> Pki {
+        Pki::build(kind, names, false)
+    }
+
+    /// The same with a server certificate that expired in 2001.
+    pub fn expired(kind: KeyKind, names: &[&str]) -> Pki {
+        Pki::build(kind, names, true)
+    }
+
+    /// One self-signed certificate with CA:TRUE, for `names`, as both the
+    /// CA file and the server's certificate: what `openssl req -x509`
+    /// makes and administrators pin.
+    pub fn self_signed_ca_as_server(kind: KeyKind, names: &[&str], expired: bool) -> Pki {
+        let key = key_pair(kind);
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name.push(DnType::CommonName, names[0]);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
+        let cert = params.self_signed(&key).unwrap();
+        let dir = TempDir::new("pki");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, cert.pem()).unwrap();
+        let key_file = dir.path().join("leaf.key");
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        let server = server_config(
+            vec![cert.der().clone()],
+            PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        );
+        Pki {
+            leaf_file: ca_file.clone(),
+            ca_file,
+            ca_pem: cert.pem(),
+            key_file,
+            dir,
+            server,
+        }
+    }
+
+    fn build(kind: KeyKind, names: &[&str], expired: bool) -> Pki {
+        Pki::build_named(kind, names, expired, &unique_name())
+    }
+
+    /// A CA named `ca_name`: two CAs of one name with different keys make
+    /// the case of two self-signed vCenter CAs.
+    pub fn with_ca_name(kind: KeyKind, names: &[&str], ca_name: &str) -> Pki {
+        Pki::build_named(kind, names, false, ca_name)
+    }
+
+    fn build_named(kind: KeyKind, names: &[&str], expired: bool, ca_name: &str) -> Pki {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, format!("vsphere-http test CA {kind:?}"));
+        ca_params.distinguished_name.push(
+            DnType::CommonName,
+            format!("vsphere-http test CA {kind:?} {ca_name}"),
+        );
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca = CertifiedIssuer::self_signed(ca_params, key_pair(kind)).unwrap();
@@ -101,10 +159,18 @@ impl Pki {
         leaf_params
             .distinguished_name
             .push(DnType::CommonName, "vsphere-http test server");
+        if expired {
+            leaf_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            leaf_params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
         let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
         let dir = TempDir::new("pki");
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca.pem()).unwrap();
+        let leaf_file = dir.path().join("leaf.pem");
+        std::fs::write(&leaf_file, leaf.pem()).unwrap();
+        let key_file = dir.path().join("leaf.key");
+        std::fs::write(&key_file, leaf_key.serialize_pem()).unwrap();
         let server = server_config(
             vec![leaf.der().clone()],
             PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
@@ -113,9 +179,20 @@ impl Pki {
             dir,
             ca_file,
             ca_pem: ca.pem(),
+            leaf_file,
+            key_file,
             server,
         }
     }
+}
+
+fn unique_name() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 pub fn server_config(
