@@ -78,6 +78,40 @@ fn verified_against_cacert_with_rsa_and_ecdsa() {
     }
 }
 
+/// One handshake for many requests, TLS 1.3 session tickets and all; a
+/// server that closes the idle connection costs one more.
+#[test]
+fn kept_alive_over_tls() {
+    let pki = Pki::new(KeyKind::EcdsaP256, &["127.0.0.1"]);
+    let server = Server::start(
+        Options {
+            tls: Some(pki.server.clone()),
+            ..Options::default()
+        },
+        |seen, _| {
+            if seen.connection == 0 && seen.request == 2 {
+                Reply::SendAndClose(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast".to_vec())
+            } else {
+                ok("more")
+            }
+        },
+    );
+    let policy = verify_with(&pki);
+    let endpoint = Endpoint::parse("127.0.0.1", Some(server.port()), &policy).unwrap();
+    let mut c = Client::new(endpoint, &policy, Family::Any).unwrap();
+    let mut bodies = Vec::new();
+    for _ in 0..5 {
+        let deadline = Deadline::after(Duration::from_secs(3));
+        let r = c
+            .request(Method::Post, "/sdk", &[], b"x", deadline)
+            .unwrap();
+        bodies.push(String::from_utf8(r.body).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(bodies, ["more", "more", "last", "more", "more"]);
+    assert_eq!(server.connection_count(), 2);
+}
+
 #[test]
 fn a_certificate_from_an_untrusted_ca_is_refused() {
     let pki = Pki::new(KeyKind::EcdsaP256, &["127.0.0.1"]);

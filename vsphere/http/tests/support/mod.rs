@@ -350,6 +350,9 @@ fn serve(
     log: &Mutex<Vec<Vec<u8>>>,
 ) {
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(30)));
+    // As Go's servers (vcsim) do: otherwise a session ticket and the
+    // response sent in two writes wait for the client's delayed ACK.
+    let _ = tcp.set_nodelay(true);
     let control = tcp.try_clone().unwrap();
     let slow = Slow {
         tcp,
