@@ -225,3 +225,74 @@ fn connecting_to_a_port_that_drops_syns() {
     let (r, took) = get(&mut client, 2 * SECOND);
     assert_timed_out(r, took, 2 * SECOND, Stage::Connect);
 }
+
+/// The real resolver (getaddrinfo) facing a DNS server that receives the
+/// queries and never answers, in a network and mount namespace of the
+/// test's own (root only): resolv.conf there names 127.0.0.1, where a
+/// silent UDP socket listens, with 5 s per try and 2 tries, so that
+/// getaddrinfo alone would wait 10 s or more. The probe, given 2 s, must
+/// give up at 2 s.
+#[test]
+fn a_dns_server_that_never_answers() {
+    let unshare = std::process::Command::new("unshare")
+        .args(["--net", "--mount", "true"])
+        .status();
+    if !matches!(unshare, Ok(s) if s.success())
+        || !std::path::Path::new("/usr/bin/python3").exists()
+    {
+        eprintln!("needs root, unshare and /usr/bin/python3: skipped");
+        return;
+    }
+    let dir = support::TempDir::new("dns");
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
+    )
+    .unwrap();
+    // Binds the silent server, runs the probe, then counts the queries
+    // that reached the server.
+    let silent_dns = r#"
+import socket, subprocess, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+r = subprocess.run([sys.argv[1], "--timeout-ms", "2000", "vcenter.example.org", "443"])
+s.setblocking(False)
+n = 0
+try:
+    while True:
+        s.recv(512)
+        n += 1
+except BlockingIOError:
+    pass
+print("queries", n)
+sys.exit(r.returncode)
+"#;
+    let (out, took) = timed(|| {
+        std::process::Command::new("unshare")
+            .args(["--net", "--mount", "sh", "-c"])
+            .arg(r#"ip link set lo up && mount --bind "$1" /etc/resolv.conf && exec /usr/bin/python3 -c "$2" "$3""#)
+            .arg("sh")
+            .arg(&resolv)
+            .arg(silent_dns)
+            .arg(env!("CARGO_BIN_EXE_vsphere-http-probe"))
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("error Timeout") && stdout.contains("resolving the host name"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let queries: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("queries "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        queries >= 1,
+        "the query reached the silent server: {stdout}"
+    );
+    assert!(took <= 2 * SECOND + MARGIN, "{took:?}");
+}
