@@ -77,12 +77,16 @@ pub(crate) fn setup(policy: &TlsPolicy) -> Result<Option<TlsSetup>, Error> {
         TlsPolicy::Verify {
             ca_file: Some(path),
         } => (
-            verifier_for(&load_ca_file(path)?)?,
+            chain_or_exact(&load_ca_file(path)?)?,
             format!("the CAs of {}", path.display()),
         ),
         TlsPolicy::Verify { ca_file: None } => {
-            let (trusted, described) = system_roots()?;
-            (verifier_for(&trusted)?, described)
+            let store = system_trust()?;
+            let verifier = SystemVerifier {
+                file: chain_or_exact(&store.file)?,
+                store,
+            };
+            (Arc::new(verifier), store.described.clone())
         }
     };
     let config = ClientConfig::builder_with_provider(provider())
@@ -104,7 +108,7 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-fn verifier_for(trusted: &Trusted) -> Result<Arc<dyn ServerCertVerifier>, Error> {
+fn chain_or_exact(trusted: &Trusted) -> Result<Arc<ChainOrExact>, Error> {
     let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::clone(&trusted.roots),
         provider(),
@@ -118,7 +122,7 @@ fn verifier_for(trusted: &Trusted) -> Result<Arc<dyn ServerCertVerifier>, Error>
 }
 
 /// Trust anchors, and the certificates they came from.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Trusted {
     roots: Arc<RootCertStore>,
     certs: Arc<[CertificateDer<'static>]>,
@@ -278,19 +282,37 @@ pub(crate) fn load_ca_file(path: &Path) -> Result<Trusted, Error> {
     Ok(trusted.build())
 }
 
-/// Where OpenSSL would look for trusted CAs.
+/// Where OpenSSL looks for trusted CAs: a file of CAs (SSL_CERT_FILE, else
+/// the distribution's bundle) and directories of files named by subject
+/// hash (SSL_CERT_DIR, a colon-separated list, else the distribution's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TrustSources {
     pub file: Option<PathBuf>,
+    pub file_from_env: bool,
     pub dirs: Vec<PathBuf>,
-    /// Named by SSL_CERT_FILE or SSL_CERT_DIR rather than found.
-    pub from_env: bool,
+    pub dirs_from_env: bool,
 }
 
-/// The bundles distributions keep, Debian's first; the first that exists
-/// is the system store. OpenSSL also looks up hashed files in its
-/// certificate directory, but on these systems it holds the same CAs as
-/// the bundle, and reading it costs hundreds of file reads.
+impl TrustSources {
+    fn file_label(&self, file: &Path) -> String {
+        if self.file_from_env {
+            format!("SSL_CERT_FILE={}", file.display())
+        } else {
+            file.display().to_string()
+        }
+    }
+
+    fn dir_label(&self, dir: &Path) -> String {
+        if self.dirs_from_env {
+            format!("SSL_CERT_DIR={}", dir.display())
+        } else {
+            dir.display().to_string()
+        }
+    }
+}
+
+/// The bundles distributions keep, Debian's first: the first that exists
+/// is the default file.
 const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -298,34 +320,34 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// SSL_CERT_FILE and SSL_CERT_DIR (a colon-separated list, as OpenSSL
-/// reads it) when either is set: then they alone are trusted. Otherwise
-/// the first system bundle that exists.
+/// OpenSSL's default directory on Debian (/usr/lib/ssl/certs links there).
+const SYSTEM_DIR: &str = "/etc/ssl/certs";
+
+/// The sources from the environment, as OpenSSL reads it: an empty
+/// variable is an unset one.
 pub(crate) fn trust_sources(env: impl Fn(&str) -> Option<OsString>) -> TrustSources {
     let set = |name: &str| env(name).filter(|v| !v.is_empty());
-    let file = set("SSL_CERT_FILE").map(PathBuf::from);
-    let dirs: Vec<PathBuf> = set("SSL_CERT_DIR")
-        .map(|v| {
-            std::env::split_paths(&v)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    if file.is_some() || !dirs.is_empty() {
-        return TrustSources {
-            file,
-            dirs,
-            from_env: true,
-        };
-    }
+    let file_env = set("SSL_CERT_FILE").map(PathBuf::from);
+    let dirs_env: Option<Vec<PathBuf>> = set("SSL_CERT_DIR").map(|v| {
+        std::env::split_paths(&v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect()
+    });
     TrustSources {
-        file: SYSTEM_BUNDLES
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-            .or_else(|| SYSTEM_BUNDLES.first().map(PathBuf::from)),
-        dirs: Vec::new(),
-        from_env: false,
+        file_from_env: file_env.is_some(),
+        file: file_env.or_else(|| {
+            SYSTEM_BUNDLES
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+        }),
+        dirs_from_env: dirs_env.is_some(),
+        dirs: dirs_env.unwrap_or_else(|| {
+            Some(PathBuf::from(SYSTEM_DIR))
+                .filter(|d| d.is_dir())
+                .into_iter()
+                .collect()
+        }),
     }
 }
 
@@ -344,78 +366,194 @@ fn is_hashed_name(name: &str) -> bool {
     }
 }
 
-/// Reads the trust sources; the store, and what it is in words. A store
-/// without a single CA is an error that says where it looked.
-pub(crate) fn load_sources(sources: &TrustSources) -> Result<(Trusted, String), String> {
-    let mut trusted = TrustedBuilder::new();
-    let mut problems = Vec::new();
-    let mut described = Vec::new();
-    let label = |what: &str, path: &Path| {
-        if sources.from_env {
-            format!("{what}={}", path.display())
-        } else {
-            path.display().to_string()
-        }
-    };
+/// Adds the CAs of `sources`' file; what went wrong goes to `problems`.
+fn add_file(sources: &TrustSources, into: &mut TrustedBuilder, problems: &mut Vec<String>) {
     if let Some(file) = &sources.file {
-        let shown = label("SSL_CERT_FILE", file);
+        let shown = sources.file_label(file);
         match std::fs::read(file) {
             Ok(bytes) => {
-                let n = trusted.add_pem(&bytes);
-                if n == 0 {
+                if into.add_pem(&bytes) == 0 {
                     problems.push(format!("{shown} holds no usable certificate"));
                 }
             }
             Err(e) => problems.push(format!("{shown}: {e}")),
         }
-        described.push(shown);
     }
+}
+
+/// Adds the CAs of every hashed file in `sources`' directories.
+fn add_dirs(
+    sources: &TrustSources,
+    into: &mut TrustedBuilder,
+    problems: &mut Vec<String>,
+) -> usize {
+    let mut added = 0;
     for dir in &sources.dirs {
-        let shown = label("SSL_CERT_DIR", dir);
+        let shown = sources.dir_label(dir);
         match std::fs::read_dir(dir) {
             Ok(entries) => {
                 let mut n = 0;
                 for entry in entries.flatten() {
                     if entry.file_name().to_str().is_some_and(is_hashed_name) {
                         if let Ok(bytes) = std::fs::read(entry.path()) {
-                            n += trusted.add_pem(&bytes);
+                            n += into.add_pem(&bytes);
                         }
                     }
                 }
                 if n == 0 {
                     problems.push(format!("{shown} holds no usable hashed certificate"));
                 }
+                added += n;
             }
             Err(e) => problems.push(format!("{shown}: {e}")),
         }
-        described.push(shown);
     }
-    if trusted.certs.is_empty() {
-        return Err(format!(
-            "no trusted CA certificate in the system trust store: {}",
-            problems.join("; ")
-        ));
+    added
+}
+
+/// The system store of this process. The file is read at once; the
+/// directories, which OpenSSL searches only for an issuer its file lacks,
+/// are read only when a certificate does not verify against the file
+/// (hundreds of file reads that a status call should not pay).
+#[derive(Debug)]
+pub(crate) struct SystemTrust {
+    sources: TrustSources,
+    file: Trusted,
+    /// File and directories together; `None` when the directories add
+    /// nothing (none, unreadable, or already read because the file held
+    /// no CA).
+    widened: OnceLock<Option<Arc<ChainOrExact>>>,
+    described: String,
+}
+
+impl SystemTrust {
+    /// A store without a single CA is an error that says where it looked.
+    pub(crate) fn load(sources: TrustSources) -> Result<SystemTrust, String> {
+        let mut builder = TrustedBuilder::new();
+        let mut problems = Vec::new();
+        add_file(&sources, &mut builder, &mut problems);
+        let widened = OnceLock::new();
+        if builder.certs.is_empty() {
+            add_dirs(&sources, &mut builder, &mut problems);
+            let _ = widened.set(None);
+        }
+        if builder.certs.is_empty() {
+            if sources.file.is_none() && sources.dirs.is_empty() {
+                problems.push(format!(
+                    "neither {} nor {SYSTEM_DIR} exists",
+                    SYSTEM_BUNDLES[0]
+                ));
+            }
+            return Err(format!(
+                "no trusted CA certificate in the system trust store: {}",
+                problems.join("; ")
+            ));
+        }
+        let mut places: Vec<String> = sources.file.iter().map(|f| sources.file_label(f)).collect();
+        places.extend(sources.dirs.iter().map(|d| sources.dir_label(d)));
+        let described = format!("the system trust store ({})", places.join(", "));
+        Ok(SystemTrust {
+            sources,
+            file: builder.build(),
+            widened,
+            described,
+        })
     }
-    Ok((
-        trusted.build(),
-        format!("the system trust store ({})", described.join(", ")),
-    ))
+
+    fn widened(&self) -> Option<&Arc<ChainOrExact>> {
+        self.widened
+            .get_or_init(|| {
+                let mut builder = TrustedBuilder::new();
+                for cert in self.file.certs.iter() {
+                    let _ = builder.add(cert.clone());
+                }
+                let added = add_dirs(&self.sources, &mut builder, &mut Vec::new());
+                logging::debug(format!(
+                    "TLS: {added} more CAs from the certificate directories"
+                ));
+                if added == 0 {
+                    return None;
+                }
+                chain_or_exact(&builder.build()).ok()
+            })
+            .as_ref()
+    }
 }
 
 /// The system store, read at the first call of the process.
-fn system_roots() -> Result<(Trusted, String), Error> {
-    static SYSTEM: OnceLock<Result<(Trusted, String), String>> = OnceLock::new();
+fn system_trust() -> Result<&'static SystemTrust, Error> {
+    static SYSTEM: OnceLock<Result<SystemTrust, String>> = OnceLock::new();
     SYSTEM
         .get_or_init(|| {
-            let sources = trust_sources(|name| std::env::var_os(name));
-            let loaded = load_sources(&sources);
-            if let Ok((trusted, described)) = &loaded {
-                logging::debug(format!("TLS: {} CAs from {described}", trusted.len()));
+            let loaded = SystemTrust::load(trust_sources(|name| std::env::var_os(name)));
+            if let Ok(store) = &loaded {
+                logging::debug(format!(
+                    "TLS: {} CAs from {}",
+                    store.file.len(),
+                    store.described
+                ));
             }
             loaded
         })
-        .clone()
-        .map_err(Error::Tls)
+        .as_ref()
+        .map_err(|e| Error::Tls(e.clone()))
+}
+
+/// The file's CAs first; the directories' too when they are not enough.
+#[derive(Debug)]
+struct SystemVerifier {
+    file: Arc<ChainOrExact>,
+    store: &'static SystemTrust,
+}
+
+impl ServerCertVerifier for SystemVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let first = self.file.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if !matches!(first, Err(rustls::Error::InvalidCertificate(_))) {
+            return first;
+        }
+        match self.store.widened() {
+            Some(wider) => {
+                wider.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => first,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.file.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.file.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.file.supported_verify_schemes()
+    }
 }
 
 /// What a failed handshake means. `trust` says what was trusted, for the
@@ -555,18 +693,27 @@ mod tests {
     }
 
     #[test]
-    fn openssl_environment_variables_replace_the_bundle() {
+    fn the_environment_names_the_file_and_directories_as_for_openssl() {
+        let debian = Path::new("/etc/ssl/certs/ca-certificates.crt").is_file();
         let s = trust_sources(env(&[("SSL_CERT_FILE", "/tmp/ca.pem")]));
         assert_eq!(s.file, Some(PathBuf::from("/tmp/ca.pem")));
-        assert!(s.dirs.is_empty() && s.from_env);
+        assert!(s.file_from_env && !s.dirs_from_env);
+        if debian {
+            assert_eq!(
+                s.dirs,
+                [PathBuf::from("/etc/ssl/certs")],
+                "the default directory stays"
+            );
+        }
         let s = trust_sources(env(&[("SSL_CERT_DIR", "/a:/b")]));
-        assert_eq!(s.file, None);
         assert_eq!(s.dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert!(s.dirs_from_env && !s.file_from_env);
         let s = trust_sources(env(&[("SSL_CERT_FILE", ""), ("SSL_CERT_DIR", "")]));
-        assert!(!s.from_env, "empty variables are unset, as for OpenSSL");
-        let s = trust_sources(env(&[]));
-        assert!(!s.from_env && s.dirs.is_empty());
-        if Path::new("/etc/ssl/certs/ca-certificates.crt").is_file() {
+        assert!(
+            !s.file_from_env && !s.dirs_from_env,
+            "empty variables are unset, as for OpenSSL"
+        );
+        if debian {
             assert_eq!(
                 s.file,
                 Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"))
@@ -595,29 +742,35 @@ mod tests {
     fn an_empty_store_is_an_error_that_says_where_it_looked() {
         let sources = TrustSources {
             file: Some("/nonexistent/ca.pem".into()),
+            file_from_env: true,
             dirs: vec!["/nonexistent/dir".into()],
-            from_env: true,
+            dirs_from_env: true,
         };
-        let e = load_sources(&sources).err().unwrap();
+        let e = SystemTrust::load(sources).err().unwrap();
         assert!(e.contains("SSL_CERT_FILE=/nonexistent/ca.pem"), "{e}");
         assert!(e.contains("SSL_CERT_DIR=/nonexistent/dir"), "{e}");
-        assert!(e.contains("certificate"), "{e}");
+        assert!(e.contains("no trusted CA certificate"), "{e}");
     }
 
     #[test]
-    fn debian_bundle_loads_when_present() {
+    fn debian_store_loads_its_file_and_defers_its_directory() {
         let bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
         if !bundle.is_file() {
             return;
         }
-        let sources = TrustSources {
-            file: Some(bundle.into()),
-            dirs: vec![],
-            from_env: false,
-        };
-        let (trusted, described) = load_sources(&sources).unwrap();
-        assert!(trusted.len() > 50, "{}", trusted.len());
-        assert!(described.contains("ca-certificates.crt"));
+        let store = SystemTrust::load(trust_sources(env(&[]))).unwrap();
+        assert!(store.file.len() > 50, "{}", store.file.len());
+        assert!(
+            store.described.contains("ca-certificates.crt"),
+            "{}",
+            store.described
+        );
+        assert!(
+            store.widened.get().is_none(),
+            "the directory is not read yet"
+        );
+        // Debian's directory holds the bundle's CAs again: read on demand.
+        assert!(store.widened().is_some());
     }
 
     #[test]

@@ -364,8 +364,10 @@ fn probe(port: u16, args: &[&str], env: &[(&str, &Path)]) -> (bool, String, Stri
     )
 }
 
-/// What the probe logs when it reads the system store.
+/// What the probe logs when it reads the system store's file...
 const STORE_READ: &str = "CAs from the system trust store";
+/// ...and its certificate directories.
+const DIRS_READ: &str = "more CAs from the certificate directories";
 
 #[test]
 fn ssl_cert_file_and_ssl_cert_dir_are_honoured() {
@@ -376,22 +378,27 @@ fn ssl_cert_file_and_ssl_cert_dir_are_honoured() {
 
     let (ok, out, err) = probe(port, &[], &[("SSL_CERT_FILE", &pki.ca_file)]);
     assert!(ok && out.contains("status 200"), "{out}{err}");
+    let file_named = format!("SSL_CERT_FILE={}", pki.ca_file.display());
     assert!(
-        err.contains(&format!(
-            "{STORE_READ} (SSL_CERT_FILE={})",
-            pki.ca_file.display()
-        )),
+        err.contains(STORE_READ) && err.contains(&file_named),
         "{err}"
     );
+    assert!(!err.contains(DIRS_READ), "the file was enough: {err}");
 
-    let (ok, out, _) = probe(port, &[], &[("SSL_CERT_FILE", &stranger.ca_file)]);
+    let (ok, out, err) = probe(port, &[], &[("SSL_CERT_FILE", &stranger.ca_file)]);
     assert!(
         !ok && out.contains("error Tls") && out.contains("not trusted"),
         "{out}"
     );
     assert!(out.contains("SSL_CERT_FILE="), "{out}");
+    assert!(
+        err.contains(DIRS_READ),
+        "the directory was searched too: {err}"
+    );
 
-    // An OpenSSL certificate directory: files named by subject hash.
+    // An OpenSSL certificate directory: files named by subject hash. It
+    // adds to the file, as for OpenSSL, read only when the file's CAs
+    // do not verify the server.
     let dir = TempDir::new("certdir");
     let hash = Command::new("openssl")
         .args(["x509", "-hash", "-noout", "-in"])
@@ -402,11 +409,27 @@ fn ssl_cert_file_and_ssl_cert_dir_are_honoured() {
     std::fs::copy(&pki.ca_file, dir.path().join(format!("{}.0", hash.trim()))).unwrap();
     let (ok, out, err) = probe(port, &[], &[("SSL_CERT_DIR", dir.path())]);
     assert!(ok, "{out}{err}");
+    let (ok, out, err) = probe(
+        port,
+        &[],
+        &[
+            ("SSL_CERT_FILE", &stranger.ca_file),
+            ("SSL_CERT_DIR", dir.path()),
+        ],
+    );
+    assert!(ok && err.contains(DIRS_READ), "{out}{err}");
     // The same file under a name OpenSSL would not look up: not trusted.
     let unhashed = TempDir::new("certdir");
     std::fs::copy(&pki.ca_file, unhashed.path().join("ca.pem")).unwrap();
-    let (ok, out, _) = probe(port, &[], &[("SSL_CERT_DIR", unhashed.path())]);
-    assert!(!ok && out.contains("no trusted CA certificate"), "{out}");
+    let (ok, out, _) = probe(
+        port,
+        &[],
+        &[
+            ("SSL_CERT_FILE", &stranger.ca_file),
+            ("SSL_CERT_DIR", unhashed.path()),
+        ],
+    );
+    assert!(!ok && out.contains("not trusted"), "{out}");
 
     // Nothing readable: refused before connecting.
     let before = server.connection_count();
