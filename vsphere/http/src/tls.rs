@@ -77,14 +77,14 @@ pub(crate) fn setup(policy: &TlsPolicy) -> Result<Option<TlsSetup>, Error> {
         TlsPolicy::Verify {
             ca_file: Some(path),
         } => (
-            chain_or_exact(&load_ca_file(path)?)?,
+            Arc::new(chain_or_exact(&load_ca_file(path)?)?),
             format!("the CAs of {}", path.display()),
         ),
         TlsPolicy::Verify { ca_file: None } => {
             let store = system_trust()?;
-            let verifier = SystemVerifier {
-                file: chain_or_exact(&store.file)?,
-                store,
+            let verifier = ChainOrExact {
+                wider: Some(store),
+                ..chain_or_exact(&store.file)?
             };
             (Arc::new(verifier), store.described.clone())
         }
@@ -108,17 +108,18 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-fn chain_or_exact(trusted: &Trusted) -> Result<Arc<ChainOrExact>, Error> {
+fn chain_or_exact(trusted: &Trusted) -> Result<ChainOrExact, Error> {
     let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::clone(&trusted.roots),
         provider(),
     )
     .build()
     .map_err(|e| Error::Tls(format!("cannot set up certificate verification: {e}")))?;
-    Ok(Arc::new(ChainOrExact {
+    Ok(ChainOrExact {
         webpki,
         exact: Arc::clone(&trusted.certs),
-    }))
+        wider: None,
+    })
 }
 
 /// Trust anchors, and the certificates they came from.
@@ -172,7 +173,8 @@ impl TrustedBuilder {
 }
 
 /// The chain to a trust anchor, as webpki verifies it; or else the very
-/// certificate the server presents is one of the trusted certificates.
+/// certificate the server presents is one of the trusted certificates;
+/// or else, for the system store, a chain to a CA of its directories.
 /// That second way is how OpenSSL trusts a self-signed server certificate
 /// given as the CA file, which webpki refuses when it says CA:TRUE
 /// (CaUsedAsEndEntity, rustls/webpki issue 205), as certificates made by
@@ -182,6 +184,9 @@ impl TrustedBuilder {
 struct ChainOrExact {
     webpki: Arc<rustls::client::WebPkiServerVerifier>,
     exact: Arc<[CertificateDer<'static>]>,
+    /// The system store whose file gave `webpki` its CAs: its directories
+    /// are searched when those fail.
+    wider: Option<&'static SystemTrust>,
 }
 
 impl ServerCertVerifier for ChainOrExact {
@@ -200,11 +205,17 @@ impl ServerCertVerifier for ChainOrExact {
             ocsp_response,
             now,
         );
-        match chain {
-            Err(_) if self.exact.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
-                verify_exact(end_entity, server_name, now)
+        if !matches!(chain, Err(rustls::Error::InvalidCertificate(_))) {
+            return chain;
+        }
+        if self.exact.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            return verify_exact(end_entity, server_name, now);
+        }
+        match self.wider.and_then(SystemTrust::widened) {
+            Some(wider) => {
+                wider.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             }
-            other => other,
+            None => chain,
         }
     }
 
@@ -422,7 +433,7 @@ pub(crate) struct SystemTrust {
     /// File and directories together; `None` when the directories add
     /// nothing (none, unreadable, or already read because the file held
     /// no CA).
-    widened: OnceLock<Option<Arc<ChainOrExact>>>,
+    widened: OnceLock<Option<ChainOrExact>>,
     described: String,
 }
 
@@ -460,7 +471,7 @@ impl SystemTrust {
         })
     }
 
-    fn widened(&self) -> Option<&Arc<ChainOrExact>> {
+    fn widened(&self) -> Option<&ChainOrExact> {
         self.widened
             .get_or_init(|| {
                 let mut builder = TrustedBuilder::new();
@@ -497,63 +508,6 @@ fn system_trust() -> Result<&'static SystemTrust, Error> {
         })
         .as_ref()
         .map_err(|e| Error::Tls(e.clone()))
-}
-
-/// The file's CAs first; the directories' too when they are not enough.
-#[derive(Debug)]
-struct SystemVerifier {
-    file: Arc<ChainOrExact>,
-    store: &'static SystemTrust,
-}
-
-impl ServerCertVerifier for SystemVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let first = self.file.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        if !matches!(first, Err(rustls::Error::InvalidCertificate(_))) {
-            return first;
-        }
-        match self.store.widened() {
-            Some(wider) => {
-                wider.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
-            None => first,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.file.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.file.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.file.supported_verify_schemes()
-    }
 }
 
 /// What a failed handshake means. `trust` says what was trusted, for the
