@@ -25,7 +25,7 @@ impl fmt::Display for Stage {
         f.write_str(match self {
             Stage::Resolve => "resolving the host name",
             Stage::Connect => "connecting",
-            Stage::Handshake => "the TLS handshake",
+            Stage::Handshake => "doing the TLS handshake",
             Stage::Send => "sending the request",
             Stage::StatusLine => "reading the status line",
             Stage::Headers => "reading the response headers",
