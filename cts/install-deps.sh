@@ -18,7 +18,8 @@ PACKAGES=(
     libxml2-utils hyperfine procps psmisc curl ca-certificates
     # vmware-vbmc: ipmitool as its real peer (fence_ipmilan runs it too), openssl
     # and python3 for the crypto known answers, groff and systemd-analyze for
-    # the man page and the unit
+    # the man page and the unit; vsphere-http: openssl for RSA keys and s_server
+    # as a real TLS peer
     ipmitool openssl python3 groff-base systemd
 )
 
