@@ -385,15 +385,4 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn no_ampersand_in_texts() {
-        // The metadata writer (xmlwriter 0.1) does not escape '&'.
-        for spec in [fence_vmware(dummy), fence_vmware_soap(dummy)] {
-            assert!(!spec.longdesc.contains('&') && !spec.shortdesc.contains('&'));
-            for s in spec.options.specs() {
-                assert!(!s.shortdesc.contains('&'), "{}", s.name);
-            }
-        }
-    }
 }
