@@ -26,12 +26,15 @@
 //     operation is really performed (by the simulator).
 //   - VM questions: the simulator has no runtime.question and no AnswerVM.
 //     PowerOnVM_Task on the VM named "questioned" (when it is not already
-//     on) raises a new question in runtime.question (ids _vmx1, _vmx2, ...;
-//     choices "0" Cancel, "1" I Moved It, "2" I Copied It, default index 2)
-//     and its task stays "running", the VM poweredOff, until AnswerVM is
-//     called with the question's id and a valid choice: the question is
-//     then cleared and the task completes (power-on done by the simulator),
-//     except for "0" (Cancel) which fails the task and leaves the VM off.
+//     on), or on a VM armed with POST /vm/question-kind, raises a question in
+//     runtime.question (ids _vmx1, _vmx2, ...) in vSphere's shape (see
+//     questionKinds: message id, choice keys, labels and summaries,
+//     defaultIndex), and its task stays "running", the VM poweredOff, until
+//     AnswerVM is called with the question's id and a valid key: the question
+//     is then cleared and the task completes (power-on done by the
+//     simulator), except for a Cancel choice, which fails the task and leaves
+//     the VM off. Answering "I copied it" also gives the VM a new BIOS UUID,
+//     as vSphere does.
 //   - Paging: the simulator ignores RetrievePropertiesEx options.maxObjects
 //     and has no ContinueRetrievePropertiesEx/CancelRetrievePropertiesEx.  The
 //     PropertyCollector is wrapped so results are returned in pages of at
@@ -50,8 +53,16 @@
 //     GET  /sessions            {"logins":N,"logouts":M,"active":K}
 //     POST /sessions/terminate  end all sessions (not counted as logouts)
 //     GET  /calls               {"RetrievePropertiesEx":3,...}
-//     GET  /vm[?name=N][&dc=DC][&moref=vm-1]  always a JSON list
+//     GET  /vm[?name=N][&dc=DC][&moref=vm-1]  always a JSON list (power,
+//     connection, template, question, bios_uuid, host, host_connection, ...)
 //     POST /vm/power?moref=vm-1&state=poweredOn|poweredOff|suspended
+//     POST /vm/connection?moref=vm-1&state=S  runtime.connectionState: S is
+//     connected, disconnected, orphaned, inaccessible or invalid
+//     POST /host/connection?moref=host-1&state=connected|disconnected|notResponding
+//     POST /vm/template?moref=vm-1&template=true|false  config.template
+//     POST /vm/question-kind?moref=vm-1&kind=K  the question the next power-on
+//     raises: moved-or-copied, serial-file, out-of-space, or none
+//     GET  /answers             every AnswerVM accepted, in order
 //     GET  /inventory           same content as DIR/inventory.json
 //
 // Files written to the state directory (-state-dir DIR): ca.pem and
@@ -74,6 +85,7 @@
 //
 //	vcsim -listen 127.0.0.1:0 -state-dir DIR [-plain-http] [-user U -pass P]
 //	      [-vcenter|-esx] [-slow-seconds N] [-control 127.0.0.1:0] [-trace]
+//	      [-bulk-vms N]
 package main
 
 import (
@@ -758,16 +770,18 @@ var questionKinds = map[string]questionKind{
 	// A file-backed serial port whose file exists (libvirt's ESX driver
 	// README, seed 002, describes it blocking a power-on; vSphere
 	// Integrated Containers preset answer.msg.serial.file.open). The message
-	// id is real; the keys and labels are modelled, not copied from a host.
+	// id is real; the keys, labels and order are modelled, not copied from a
+	// host. The default is not the first choice because govmomi's encoder
+	// drops a defaultIndex of 0 (omitempty), which reads as "no default".
 	"serial-file": {
 		messageID: "msg.serial.file.open",
-		text:      "The file specified for serial port 1 already exists. Do you want to append to it or replace it?",
+		text:      "The file specified for serial port 1 already exists. Do you want to replace it or append to it?",
 		choices: []questionChoice{
-			{"0", "button.append", "Append", "proceed"},
-			{"1", "button.replace", "Replace", "proceed"},
+			{"0", "button.replace", "Replace", "proceed"},
+			{"1", "button.append", "Append", "proceed"},
 			{"2", "button.cancel", "Cancel", "cancel"},
 		},
-		defaultIndex: 0,
+		defaultIndex: 1,
 	},
 	// A datastore out of space (message id as vmware.log shows it); keys,
 	// labels and default modelled. No fence agent should answer it.
@@ -775,10 +789,10 @@ var questionKinds = map[string]questionKind{
 		messageID: "msg.hbacommon.outofspace",
 		text:      "There is no more space for virtual disk node.vmdk. You might be able to continue this session by freeing disk space on the relevant volume, and clicking Retry. Click Cancel to terminate this session.",
 		choices: []questionChoice{
-			{"0", "button.retry", "Retry", "proceed"},
-			{"1", "button.abort", "Cancel", "cancel"},
+			{"0", "button.abort", "Cancel", "cancel"},
+			{"1", "button.retry", "Retry", "proceed"},
 		},
-		defaultIndex: 0,
+		defaultIndex: 1,
 	},
 }
 
