@@ -7,8 +7,7 @@ use agent_framework::{Deadline, FenceError, Plug, PowerState};
 use super::{Fencer, FencerOptions, Status};
 use crate::backend::{HostId, TaskId, VmId};
 use crate::error::BackendError;
-use crate::question::{Choice, QuestionMessage};
-use crate::scripted::{moved_or_copied, Call, FakeVm, Scripted};
+use crate::scripted::{moved_or_copied, serial_file, Call, FakeVm, Scripted};
 use crate::state::{Connection, HostReading, Refusal, VmPower};
 
 fn inventory() -> Vec<FakeVm> {
@@ -333,34 +332,12 @@ fn moved_or_copied_is_answered_moved_and_the_identity_kept() {
     assert_eq!(b.vm("node10").power, VmPower::PoweredOn);
 }
 
-fn serial_question(default: Option<usize>) -> crate::question::Question {
-    let choice = |key: &str, summary: &str| Choice {
-        key: key.into(),
-        label: format!("button.{}", summary.to_lowercase()),
-        summary: summary.into(),
-    };
-    crate::question::Question {
-        id: "_vmx2".into(),
-        text: "The file for serial port 1 exists.".into(),
-        messages: vec![QuestionMessage {
-            id: "msg.serial.file.open".into(),
-            text: String::new(),
-        }],
-        choices: vec![
-            choice("0", "Append"),
-            choice("1", "Replace"),
-            choice("2", "Cancel"),
-        ],
-        default,
-    }
-}
-
 #[test]
 fn an_allowlisted_question_gets_its_default() {
     let mut backend = Scripted::new(inventory());
     let vm = backend.vm_mut("node10");
     vm.power = VmPower::PoweredOff;
-    vm.asks_on_power_on = Some(serial_question(Some(1)));
+    vm.asks_on_power_on = Some(serial_file(Some(1)));
     let mut f = fencer(backend);
     f.set_power(&plug("node10"), PowerState::On, soon())
         .unwrap();

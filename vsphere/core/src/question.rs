@@ -170,23 +170,8 @@ mod tests {
         }
     }
 
-    /// The question's shape as vSphere sends it (see cts/vcsim/main.go's
-    /// questionKinds for the sources).
     fn moved_or_copied() -> Question {
-        Question {
-            id: "_vmx1".into(),
-            text: "msg.uuid.altered:This virtual machine might have been moved or copied.".into(),
-            messages: vec![QuestionMessage {
-                id: MOVED_OR_COPIED.into(),
-                text: "This virtual machine might have been moved or copied.".into(),
-            }],
-            choices: vec![
-                choice("0", "button.uuid.cancel", "Cancel"),
-                choice("1", "button.uuid.movedTheVM", "I Moved It"),
-                choice("2", "button.uuid.copiedTheVM", "I Copied It"),
-            ],
-            default: Some(2),
-        }
+        crate::scripted::moved_or_copied("_vmx1")
     }
 
     #[test]
@@ -234,20 +219,7 @@ mod tests {
 
     #[test]
     fn an_allowlisted_question_gets_its_default() {
-        let q = Question {
-            id: "_vmx2".into(),
-            text: "The file specified for serial port 1 already exists.".into(),
-            messages: vec![QuestionMessage {
-                id: "msg.serial.file.open".into(),
-                text: String::new(),
-            }],
-            choices: vec![
-                choice("0", "button.append", "Append"),
-                choice("1", "button.replace", "Replace"),
-                choice("2", "button.cancel", "Cancel"),
-            ],
-            default: Some(0),
-        };
+        let q = crate::scripted::serial_file(Some(0));
         match decide(&q) {
             Decision::Answer { choice, reason } => {
                 assert_eq!(choice.key, "0");

@@ -203,17 +203,20 @@ impl Scripted {
     }
 }
 
-/// The question vSphere asks about a VM that was moved or copied, in its
-/// real shape (see cts/vcsim/main.go's questionKinds for the sources).
-pub fn moved_or_copied(id: &str) -> Question {
-    let choice = |key: &str, label: &str, summary: &str| Choice {
+fn choice(key: &str, label: &str, summary: &str) -> Choice {
+    Choice {
         key: key.into(),
         label: label.into(),
         summary: summary.into(),
-    };
+    }
+}
+
+/// The question vSphere asks about a VM that was moved or copied, in its
+/// real shape (see cts/vcsim/main.go's questionKinds for the sources).
+pub fn moved_or_copied(id: &str) -> Question {
     Question {
         id: id.into(),
-        text: "This virtual machine might have been moved or copied.".into(),
+        text: "msg.uuid.altered:This virtual machine might have been moved or copied.".into(),
         messages: vec![QuestionMessage {
             id: "msg.uuid.altered".into(),
             text: "This virtual machine might have been moved or copied.".into(),
@@ -224,6 +227,25 @@ pub fn moved_or_copied(id: &str) -> Question {
             choice("2", "button.uuid.copiedTheVM", "I Copied It"),
         ],
         default: Some(2),
+    }
+}
+
+/// The question about a file-backed serial port whose file exists, with
+/// `default` as its default choice (0 Append, 1 Replace, 2 Cancel).
+pub fn serial_file(default: Option<usize>) -> Question {
+    Question {
+        id: "_vmx2".into(),
+        text: "The file specified for serial port 1 already exists.".into(),
+        messages: vec![QuestionMessage {
+            id: "msg.serial.file.open".into(),
+            text: String::new(),
+        }],
+        choices: vec![
+            choice("0", "button.append", "Append"),
+            choice("1", "button.replace", "Replace"),
+            choice("2", "button.cancel", "Cancel"),
+        ],
+        default,
     }
 }
 
