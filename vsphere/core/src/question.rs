@@ -161,14 +161,7 @@ pub fn decide(q: &Question) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn choice(key: &str, label: &str, summary: &str) -> Choice {
-        Choice {
-            key: key.into(),
-            label: label.into(),
-            summary: summary.into(),
-        }
-    }
+    use crate::scripted::choice;
 
     fn moved_or_copied() -> Question {
         crate::scripted::moved_or_copied("_vmx1")

@@ -203,7 +203,7 @@ impl Scripted {
     }
 }
 
-fn choice(key: &str, label: &str, summary: &str) -> Choice {
+pub fn choice(key: &str, label: &str, summary: &str) -> Choice {
     Choice {
         key: key.into(),
         label: label.into(),
