@@ -14,8 +14,8 @@ PACKAGES=(
     # Pacemaker's own programs, the cluster stack, pcs, and fence-agents (RelaxNG schema,
     # the Python agents compared against)
     pacemaker pacemaker-cli-utils corosync pcs fence-agents
-    # metadata validation (xmllint), timing (hyperfine), process tools
-    libxml2-utils hyperfine procps psmisc curl ca-certificates
+    # metadata validation (xmllint), timing (hyperfine), process tools, peak memory (GNU time)
+    libxml2-utils hyperfine procps psmisc curl ca-certificates time
     # vmware-vbmc: ipmitool as its real peer (fence_ipmilan runs it too), openssl
     # and python3 for the crypto known answers, groff and systemd-analyze for
     # the man page and the unit; vsphere-http: openssl for RSA keys and s_server

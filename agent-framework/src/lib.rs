@@ -71,6 +71,7 @@ pub mod signals;
 #[cfg(feature = "ssh")]
 pub mod ssh;
 pub mod timing;
+pub mod xml_escape;
 
 pub use agent::{no_extra_validation, AgentSpec, ConnectFn, ManSection, PasswordRule};
 pub use config::{Action, Config};

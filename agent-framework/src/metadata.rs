@@ -6,6 +6,7 @@ use xmlwriter::{Indent, Options, XmlWriter};
 use crate::agent::AgentSpec;
 use crate::config::Action;
 use crate::options::{OptionSpec, Required, ValueKind};
+use crate::xml_escape::{attribute as attr, text};
 
 /// One `<parameter>` entry: an option under its canonical name, or under
 /// its deprecated name.
@@ -43,18 +44,6 @@ fn required_attr(spec: &OptionSpec) -> &'static str {
         Required::Yes | Required::ForPowerActions => "1",
         Required::No => "0",
     }
-}
-
-/// xmlwriter 0.1 escapes only `<` in text and only the quote in
-/// attributes; the rest is done here, before it sees the text.
-fn text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('>', "&gt;")
-}
-
-fn attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// An element holding only text, written inline (`<shortdesc

@@ -80,14 +80,51 @@ pub struct VmInfo {
 }
 
 /// A VM's state as the control endpoint reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmState {
     pub name: String,
     pub moref: String,
     pub power: String,
+    /// runtime.connectionState
+    pub connection: String,
+    /// config.template
+    pub template: bool,
     pub question: bool,
+    pub bios_uuid: String,
+    pub instance_uuid: String,
+    pub host: String,
+    pub host_connection: String,
     pub datacenter: String,
     pub path: String,
+}
+
+impl VmState {
+    fn from_json(v: &Value) -> VmState {
+        let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+        VmState {
+            name: text(v, "name"),
+            moref: text(v, "moref"),
+            power: text(v, "power"),
+            connection: text(v, "connection"),
+            template: flag("template"),
+            question: flag("question"),
+            bios_uuid: text(v, "bios_uuid"),
+            instance_uuid: text(v, "instance_uuid"),
+            host: text(v, "host"),
+            host_connection: text(v, "host_connection"),
+            datacenter: text(v, "datacenter"),
+            path: text(v, "path"),
+        }
+    }
+}
+
+/// One AnswerVM the simulator accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub vm: String,
+    pub question_id: String,
+    pub message_id: String,
+    pub choice: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,54 +265,108 @@ impl Vcsim {
         serde_json::from_str(&resp.into_string().expect("body")).expect("json")
     }
 
+    fn post(&self, path: &str) -> Value {
+        let url = format!("http://{}{path}", self.control);
+        let resp = ureq::post(&url)
+            .timeout(Duration::from_secs(10))
+            .call()
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        serde_json::from_str(&resp.into_string().expect("body")).expect("json")
+    }
+
+    fn vms(&self, query: &str) -> Vec<VmState> {
+        self.get(&format!("/vm{query}"))
+            .as_array()
+            .map(|a| a.iter().map(VmState::from_json).collect())
+            .unwrap_or_default()
+    }
+
     /// Every VM of this name, as the simulator sees it now.
     pub fn states(&self, name: &str) -> Vec<VmState> {
-        let q = format!("/vm?name={}", encode(name));
-        self.get(&q)
+        self.vms(&format!("?name={}", encode(name)))
+    }
+
+    /// Every VM, as the simulator sees it now.
+    pub fn all_states(&self) -> Vec<VmState> {
+        self.vms("")
+    }
+
+    /// One VM by moref, as the simulator sees it now.
+    pub fn state(&self, moref: &str) -> VmState {
+        self.vms(&format!("?moref={}", encode(moref)))
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no VM {moref}"))
+    }
+
+    /// `poweredOn` / `poweredOff` / `suspended` of a VM by moref.
+    pub fn power(&self, moref: &str) -> String {
+        self.state(moref).power
+    }
+
+    pub fn question(&self, moref: &str) -> bool {
+        self.state(moref).question
+    }
+
+    pub fn set_power(&self, moref: &str, state: &str) {
+        self.post(&format!("/vm/power?moref={}&state={state}", encode(moref)));
+    }
+
+    /// runtime.connectionState of a VM: connected, disconnected, orphaned,
+    /// inaccessible or invalid.
+    pub fn set_connection(&self, moref: &str, state: &str) {
+        self.post(&format!(
+            "/vm/connection?moref={}&state={state}",
+            encode(moref)
+        ));
+    }
+
+    /// runtime.connectionState of a host: connected, disconnected or
+    /// notResponding.
+    pub fn set_host_connection(&self, host: &str, state: &str) {
+        self.post(&format!(
+            "/host/connection?moref={}&state={state}",
+            encode(host)
+        ));
+    }
+
+    pub fn set_template(&self, moref: &str, template: bool) {
+        self.post(&format!(
+            "/vm/template?moref={}&template={template}",
+            encode(moref)
+        ));
+    }
+
+    /// The question the VM's next power-on raises: moved-or-copied,
+    /// serial-file, out-of-space, or none.
+    pub fn ask_on_power_on(&self, moref: &str, kind: &str) {
+        self.post(&format!(
+            "/vm/question-kind?moref={}&kind={kind}",
+            encode(moref)
+        ));
+    }
+
+    /// Every AnswerVM the simulator accepted, in order.
+    pub fn answers(&self) -> Vec<Answer> {
+        self.get("/answers")
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|v| VmState {
-                        name: text(v, "name"),
-                        moref: text(v, "moref"),
-                        power: text(v, "power"),
-                        question: v.get("question").and_then(Value::as_bool).unwrap_or(false),
-                        datacenter: text(v, "datacenter"),
-                        path: text(v, "path"),
+                    .map(|v| Answer {
+                        vm: text(v, "vm"),
+                        question_id: text(v, "question_id"),
+                        message_id: text(v, "message_id"),
+                        choice: text(v, "choice"),
                     })
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// `poweredOn` / `poweredOff` / `suspended` of a VM by moref.
-    pub fn power(&self, moref: &str) -> String {
-        let v = self.get(&format!("/vm?moref={}", encode(moref)));
-        v.as_array()
-            .and_then(|a| a.first())
-            .map(|v| text(v, "power"))
-            .unwrap_or_else(|| panic!("no VM {moref}"))
-    }
-
-    pub fn question(&self, moref: &str) -> bool {
-        let v = self.get(&format!("/vm?moref={}", encode(moref)));
-        v.as_array()
-            .and_then(|a| a.first())
-            .and_then(|v| v.get("question"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    }
-
-    pub fn set_power(&self, moref: &str, state: &str) {
-        let url = format!(
-            "http://{}/vm/power?moref={}&state={state}",
-            self.control,
-            encode(moref)
-        );
-        ureq::post(&url)
-            .timeout(Duration::from_secs(10))
-            .call()
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    /// Ends every session, as an administrator's TerminateSession would
+    /// (not counted as logouts).
+    pub fn terminate_sessions(&self) {
+        self.post("/sessions/terminate");
     }
 
     pub fn sessions(&self) -> Sessions {
@@ -357,15 +448,6 @@ impl Vcsim {
         self.url.trim_end_matches("/sdk").to_string()
     }
 
-    fn post_control(&self, path: &str) -> Value {
-        let url = format!("http://{}{path}", self.control);
-        let resp = ureq::post(&url)
-            .timeout(Duration::from_secs(10))
-            .call()
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-        serde_json::from_str(&resp.into_string().expect("body")).expect("json")
-    }
-
     pub fn rest_sessions(&self) -> RestSessions {
         let v = self.get("/rest/sessions");
         let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -381,14 +463,14 @@ impl Vcsim {
     /// Ends every REST session, as vCenter's idle timeout would; returns how
     /// many there were.
     pub fn expire_rest_sessions(&self) -> u64 {
-        let v = self.post_control("/rest/sessions/expire");
+        let v = self.post("/rest/sessions/expire");
         v.get("expired").and_then(Value::as_u64).unwrap_or(0)
     }
 
     /// Per-user REST session limit (vCenter's is 550); logins beyond it
     /// get 503.
     pub fn set_rest_session_limit(&self, max: u32) {
-        self.post_control(&format!("/rest/sessions/limit?max={max}"));
+        self.post(&format!("/rest/sessions/limit?max={max}"));
     }
 
     /// REST calls served, keyed "METHOD /route" (`GET /rest/vcenter/vm`,
@@ -412,20 +494,9 @@ impl Vcsim {
 
     /// Changes a list cap, so a test can reach it with a small inventory.
     pub fn set_rest_cap(&self, resource: &str, rest: u32, api: u32) {
-        self.post_control(&format!(
+        self.post(&format!(
             "/rest/caps?resource={}&rest={rest}&api={api}",
             encode(resource)
-        ));
-    }
-
-    /// Sets `runtime.connectionState` of a host (`host-N`: connected,
-    /// disconnected, notResponding) or a VM (`vm-N`: connected,
-    /// disconnected, orphaned, inaccessible, invalid) in the simulator.
-    pub fn set_connection_state(&self, moref: &str, state: &str) {
-        self.post_control(&format!(
-            "/rest/connection?moref={}&state={}",
-            encode(moref),
-            encode(state)
         ));
     }
 }

@@ -1700,7 +1700,7 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
     // Disconnect DC0_H0 in the simulator: both APIs' view changes.
     let rest = Client::login(&sim, Dialect::Rest);
     let host = rest.only("host", &[("names", "DC0_H0")]);
-    sim.set_connection_state(&host, "disconnected");
+    sim.set_host_connection(&host, "disconnected");
     let soap = Soap::login(&sim);
     assert_eq!(
         soap.property("HostSystem", &host, "runtime.connectionState"),
@@ -1725,7 +1725,7 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
             .len(),
         7
     );
-    sim.set_connection_state(&host, "notResponding");
+    sim.set_host_connection(&host, "notResponding");
     let api = Client::login(&sim, Dialect::Api);
     assert_eq!(
         api.list("/vcenter/host?names=DC0_H0")[0]["connection_state"],
@@ -1745,12 +1745,12 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
         assert!(m[0]["default_message"].as_str().unwrap().contains(&vm));
     }
     assert_eq!(sim.power(&vm), "poweredOn");
-    sim.set_connection_state(&host, "connected");
+    sim.set_host_connection(&host, "connected");
     assert_eq!(rest.power(&vm, "stop").status, 200);
     assert_eq!(sim.power(&vm), "poweredOff");
     // A VM not connected itself (orphaned): the same refusal.
     let n10 = sim.vm("node10", None).moref.clone();
-    sim.set_connection_state(&n10, "orphaned");
+    sim.set_connection(&n10, "orphaned");
     assert_error(
         &api.power(&n10, "stop"),
         Dialect::Api,
@@ -1758,7 +1758,7 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
         "SERVICE_UNAVAILABLE",
     );
     assert_eq!(sim.power(&n10), "poweredOn");
-    sim.set_connection_state(&n10, "connected");
+    sim.set_connection(&n10, "connected");
     assert_eq!(api.power(&n10, "stop").status, 204);
 }
 

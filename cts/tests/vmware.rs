@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cts::support::{
     assert_valid_metadata, bin, repo_root, skip_unless, AgentRun, Outcome, TempDir,
 };
-use cts::vcsim::{self, Options, Vcsim, PASSWORD, USER};
+use cts::vcsim::{self, Options, Vcsim, VmState, PASSWORD, USER};
 
 fn fence_vmware() -> PathBuf {
     bin("fence_vmware")
@@ -32,36 +32,61 @@ fn fence_vmware_soap() -> PathBuf {
     .clone()
 }
 
-fn no_sim() -> bool {
-    skip_unless(
+/// A simulator started with `opts`, or None where none can run (the test
+/// is then skipped, loudly).
+fn vcsim_with(opts: Options) -> Option<Vcsim> {
+    if skip_unless(
         vcsim::available(),
         "the vSphere simulator needs Go and golang-github-vmware-govmomi-dev",
-    )
+    ) {
+        return None;
+    }
+    Some(Vcsim::start_with(opts))
 }
 
-/// argv that reaches `sim` as the agent's default user, trusting its CA.
-fn base(sim: &Vcsim) -> Vec<String> {
-    vec![
-        "-a".into(),
-        "127.0.0.1".into(),
-        "-u".into(),
-        sim.port.to_string(),
-        "-l".into(),
-        USER.into(),
-        "-p".into(),
-        PASSWORD.into(),
-        format!("--cacert={}", sim.ca().display()),
-    ]
+/// A simulator of a vCenter with two datacenters.
+fn vcsim() -> Option<Vcsim> {
+    vcsim_with(Options::default())
 }
 
-fn with(mut v: Vec<String>, more: &[&str]) -> Vec<String> {
-    v.extend(more.iter().map(|s| s.to_string()));
-    v
+/// A simulator whose VM "slow" takes `seconds` to power on or off.
+fn vcsim_slow(seconds: u32) -> Option<Vcsim> {
+    vcsim_with(Options {
+        slow_seconds: Some(seconds),
+        ..Options::default()
+    })
 }
 
-/// Runs the agent and checks that it left no session behind.
-fn run(sim: &Vcsim, args: Vec<String>) -> Outcome {
-    checked(sim, AgentRun::new(fence_vmware()).args(args))
+/// `program` reaching `sim` (on 127.0.0.1) as `user` with `password`,
+/// with no TLS option yet.
+fn login_as(program: PathBuf, sim: &Vcsim, user: &str, password: &str) -> AgentRun {
+    AgentRun::new(program).args([
+        "-a",
+        "127.0.0.1",
+        "-u",
+        &sim.port.to_string(),
+        "-l",
+        user,
+        "-p",
+        password,
+    ])
+}
+
+/// The option that makes the agent trust `sim`'s CA.
+fn ca_arg(sim: &Vcsim) -> String {
+    format!("--cacert={}", sim.ca().display())
+}
+
+/// fence_vmware reaching `sim` as the agent's default user, trusting its
+/// CA.
+fn agent(sim: &Vcsim) -> AgentRun {
+    login_as(fence_vmware(), sim, USER, PASSWORD).args([ca_arg(sim)])
+}
+
+/// Runs fence_vmware against `sim` with these arguments and checks that
+/// it left no session behind.
+fn fence(sim: &Vcsim, args: &[&str]) -> Outcome {
+    checked(sim, agent(sim).args(args))
 }
 
 fn checked(sim: &Vcsim, r: AgentRun) -> Outcome {
@@ -84,12 +109,41 @@ fn power_of(sim: &Vcsim, name: &str, dc: Option<&str>) -> String {
     sim.power(&sim.vm(name, dc).moref)
 }
 
+/// Fails unless every VM is as it was in `before` (power, connection,
+/// template, question, identity).
+fn assert_nothing_changed(sim: &Vcsim, before: &[VmState], what: &str) {
+    let after = sim.all_states();
+    assert_eq!(after.len(), before.len(), "{what}: the inventory changed");
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b, a, "{what}: {} changed", b.name);
+    }
+}
+
+fn calls_of(sim: &Vcsim, method: &str) -> u64 {
+    sim.calls().get(method).copied().unwrap_or(0)
+}
+
+/// Waits (20 s at most) until the simulator has been called `method`.
+fn wait_for_call(sim: &Vcsim, method: &str) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while calls_of(sim, method) == 0 {
+        assert!(Instant::now() < until, "the agent never called {method}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Powers the VM named `name` off behind the agent's back and arms the
+/// question (a kind of cts/vcsim's questionKinds) its next power-on asks.
+fn off_and_asking(sim: &Vcsim, name: &str, question: &str) -> vcsim::VmInfo {
+    let vm = sim.vm(name, None).clone();
+    sim.set_power(&vm.moref, "poweredOff");
+    sim.ask_on_power_on(&vm.moref, question);
+    vm
+}
+
 #[test]
 fn status_by_every_plug_form() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
+    let Some(sim) = vcsim() else { return };
     let node10 = sim.vm("node10", None).clone();
     let forms = [
         "node10".to_string(),
@@ -108,71 +162,56 @@ fn status_by_every_plug_form() {
         "dc1only".to_string(),
     ];
     for plug in &forms {
-        let out = run(&sim, with(base(&sim), &["-o", "status", "-n", plug]));
-        out.assert_code(0).assert_stdout_has("Status: ON");
+        fence(&sim, &["-o", "status", "-n", plug])
+            .assert_code(0)
+            .assert_stdout_has("Status: ON");
     }
-    // Status of an off VM exits 2.
     sim.set_power(&node10.moref, "poweredOff");
-    run(&sim, with(base(&sim), &["-o", "status", "-n", "node10"]))
+    fence(&sim, &["-o", "status", "-n", "node10"])
         .assert_code(2)
         .assert_stdout_has("Status: OFF");
-    // Unknown plug: exit 1, named.
-    run(&sim, with(base(&sim), &["-o", "status", "-n", "nosuchvm"]))
+    fence(&sim, &["-o", "status", "-n", "nosuchvm"])
         .assert_code(1)
         .assert_stderr_has("no virtual machine matches plug \"nosuchvm\"");
 }
 
 #[test]
 fn off_on_reboot_verified_on_the_simulator() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
+    let Some(sim) = vcsim() else { return };
     let vm = sim.vm("node10", None).clone();
-    run(
-        &sim,
-        with(base(&sim), &["-o", "off", "-n", &vm.instance_uuid]),
-    )
-    .assert_code(0)
-    .assert_stdout_has("Success: Powered OFF");
+    fence(&sim, &["-o", "off", "-n", &vm.instance_uuid])
+        .assert_code(0)
+        .assert_stdout_has("Success: Powered OFF");
     assert_eq!(sim.power(&vm.moref), "poweredOff");
     // Off again: already off (and no task is started).
-    run(&sim, with(base(&sim), &["-o", "off", "-n", "node10"]))
+    fence(&sim, &["-o", "off", "-n", "node10"])
         .assert_code(0)
         .assert_stdout_has("Success: Already OFF");
-    run(&sim, with(base(&sim), &["-o", "on", "-n", &vm.moref]))
+    fence(&sim, &["-o", "on", "-n", &vm.moref])
         .assert_code(0)
         .assert_stdout_has("Success: Powered ON");
     assert_eq!(sim.power(&vm.moref), "poweredOn");
-    let before = sim.calls();
-    run(
-        &sim,
-        with(base(&sim), &["-o", "reboot", "-n", "/DC0/vm/node10"]),
-    )
-    .assert_code(0)
-    .assert_stdout_has("Success: Rebooted");
-    let after = sim.calls();
-    let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
-    assert_eq!(delta("PowerOffVM_Task"), 1);
-    assert_eq!(delta("PowerOnVM_Task"), 1);
+    let (offs, ons) = (
+        calls_of(&sim, "PowerOffVM_Task"),
+        calls_of(&sim, "PowerOnVM_Task"),
+    );
+    fence(&sim, &["-o", "reboot", "-n", "/DC0/vm/node10"])
+        .assert_code(0)
+        .assert_stdout_has("Success: Rebooted");
+    assert_eq!(calls_of(&sim, "PowerOffVM_Task") - offs, 1);
+    assert_eq!(calls_of(&sim, "PowerOnVM_Task") - ons, 1);
     assert_eq!(sim.power(&vm.moref), "poweredOn");
     // A web/01-style name, off by its unescaped name.
-    run(&sim, with(base(&sim), &["-o", "off", "-n", "web/01"])).assert_code(0);
+    fence(&sim, &["-o", "off", "-n", "web/01"]).assert_code(0);
     assert_eq!(power_of(&sim, "web%2f01", None), "poweredOff");
 }
 
 #[test]
 fn several_plugs_each_resolved_and_acted_on() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
-    run(
+    let Some(sim) = vcsim() else { return };
+    fence(
         &sim,
-        with(
-            base(&sim),
-            &["-o", "off", "-n", "node10,web server 01,/DC1/vm/node1"],
-        ),
+        &["-o", "off", "-n", "node10,web server 01,/DC1/vm/node1"],
     )
     .assert_code(0)
     .assert_stdout_has("Success: Powered OFF");
@@ -182,92 +221,55 @@ fn several_plugs_each_resolved_and_acted_on() {
     assert_eq!(power_of(&sim, "node1", Some("DC0")), "poweredOn");
     // One plug on: status is ON.
     sim.set_power(&sim.vm("node10", None).moref, "poweredOn");
-    run(
-        &sim,
-        with(base(&sim), &["-o", "status", "-n", "node10,web server 01"]),
-    )
-    .assert_code(0)
-    .assert_stdout_has("Status: ON");
+    fence(&sim, &["-o", "status", "-n", "node10,web server 01"])
+        .assert_code(0)
+        .assert_stdout_has("Status: ON");
 }
 
 #[test]
 fn ambiguous_plugs_are_refused_and_nothing_is_powered() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
-    let out = run(&sim, with(base(&sim), &["-o", "off", "-n", "dup"]));
-    out.assert_code(1)
+    let Some(sim) = vcsim() else { return };
+    let before = sim.all_states();
+    fence(&sim, &["-o", "off", "-n", "dup"])
+        .assert_code(1)
         .assert_stderr_has("matches 2 virtual machines")
         .assert_stderr_has("/DC0/vm/dup")
         .assert_stderr_has("/DC0/vm/sub/dup");
     // node1 exists in DC0 and DC1; with another, valid plug first.
-    let out = run(
-        &sim,
-        with(base(&sim), &["-o", "reboot", "-n", "node10,node1"]),
-    );
-    out.assert_code(1)
+    fence(&sim, &["-o", "reboot", "-n", "node10,node1"])
+        .assert_code(1)
         .assert_stderr_has("/DC0/vm/node1")
         .assert_stderr_has("/DC1/vm/node1");
     // Clones share a BIOS UUID.
     let bios = sim.vm("clone-a", None).bios_uuid.clone();
     assert_eq!(bios, sim.vm("clone-b", None).bios_uuid);
-    run(&sim, with(base(&sim), &["-o", "off", "-n", &bios]))
+    fence(&sim, &["-o", "off", "-n", &bios])
         .assert_code(1)
         .assert_stderr_has("/DC0/vm/clone-a")
         .assert_stderr_has("/DC0/vm/clone-b");
-    for st in sim
-        .states("dup")
-        .into_iter()
-        .chain(sim.states("node1"))
-        .chain(sim.states("node10"))
-        .chain(sim.states("clone-a"))
-        .chain(sim.states("clone-b"))
-    {
-        assert_eq!(st.power, "poweredOn", "{st:?} was powered");
-    }
-    let calls = sim.calls();
-    assert_eq!(calls.get("PowerOffVM_Task"), None, "{calls:?}");
+    assert_nothing_changed(&sim, &before, "ambiguous plugs");
+    assert_eq!(calls_of(&sim, "PowerOffVM_Task"), 0);
     // The clone's instance UUID is unique: accepted.
     let inst = sim.vm("clone-b", None).instance_uuid.clone();
-    run(&sim, with(base(&sim), &["-o", "status", "-n", &inst])).assert_code(0);
+    fence(&sim, &["-o", "status", "-n", &inst]).assert_code(0);
 }
 
 #[test]
 fn datacenter_filter() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
-    run(
-        &sim,
-        with(base(&sim), &["-o", "off", "-n", "node1", "-s", "DC1"]),
-    )
-    .assert_code(0)
-    .assert_stdout_has("Success: Powered OFF");
+    let Some(sim) = vcsim() else { return };
+    fence(&sim, &["-o", "off", "-n", "node1", "-s", "DC1"])
+        .assert_code(0)
+        .assert_stdout_has("Success: Powered OFF");
     assert_eq!(power_of(&sim, "node1", Some("DC1")), "poweredOff");
     assert_eq!(power_of(&sim, "node1", Some("DC0")), "poweredOn");
-    run(
-        &sim,
-        with(base(&sim), &["-o", "status", "-n", "dc1only", "-s", "DC0"]),
-    )
-    .assert_code(1)
-    .assert_stderr_has("in datacenter \"DC0\"");
-    run(
-        &sim,
-        with(
-            base(&sim),
-            &["-o", "status", "-n", "/DC1/vm/node1", "-s", "DC0"],
-        ),
-    )
-    .assert_code(1);
-    run(
-        &sim,
-        with(base(&sim), &["-o", "status", "-n", "node1", "-s", "DC9"]),
-    )
-    .assert_code(1)
-    .assert_stderr_has("there is no datacenter \"DC9\"");
-    let out = run(&sim, with(base(&sim), &["-o", "list", "-s", "DC1"]));
+    fence(&sim, &["-o", "status", "-n", "dc1only", "-s", "DC0"])
+        .assert_code(1)
+        .assert_stderr_has("in datacenter \"DC0\"");
+    fence(&sim, &["-o", "status", "-n", "/DC1/vm/node1", "-s", "DC0"]).assert_code(1);
+    fence(&sim, &["-o", "status", "-n", "node1", "-s", "DC9"])
+        .assert_code(1)
+        .assert_stderr_has("there is no datacenter \"DC9\"");
+    let out = fence(&sim, &["-o", "list", "-s", "DC1"]);
     out.assert_code(0);
     let names: Vec<&str> = out
         .stdout
@@ -283,12 +285,9 @@ fn datacenter_filter() {
 
 #[test]
 fn list_and_list_status_show_unescaped_names_and_instance_uuids() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
+    let Some(sim) = vcsim() else { return };
     sim.set_power(&sim.vm("node10", None).moref, "poweredOff");
-    let out = run(&sim, with(base(&sim), &["-o", "list"]));
+    let out = fence(&sim, &["-o", "list"]);
     out.assert_code(0);
     let web = sim.vm("web%2f01", None);
     out.assert_stdout_has(&format!("web/01,{}\n", web.instance_uuid));
@@ -298,7 +297,7 @@ fn list_and_list_status_show_unescaped_names_and_instance_uuids() {
     ));
     assert!(!out.stdout.contains("%2f"), "{}", out.stdout);
     assert_eq!(out.stdout.lines().count(), sim.inventory.len());
-    let out = run(&sim, with(base(&sim), &["-o", "list-status"]));
+    let out = fence(&sim, &["-o", "list-status"]);
     out.assert_code(0);
     out.assert_stdout_has(&format!(
         "node10,{},OFF\n",
@@ -308,23 +307,19 @@ fn list_and_list_status_show_unescaped_names_and_instance_uuids() {
     // Paged: with pages of 5 objects, the same list.
     let paged = checked(
         &sim,
-        AgentRun::new(fence_vmware())
-            .args(with(base(&sim), &["-o", "list-status"]))
+        agent(&sim)
+            .args(["-o", "list-status"])
             .env("FENCE_VMWARE_PAGE_SIZE", "5"),
     );
     paged.assert_code(0);
     assert_eq!(paged.stdout, out.stdout);
-    assert!(
-        sim.calls()
-            .get("ContinueRetrievePropertiesEx")
-            .copied()
-            .unwrap_or(0)
-            >= 4
-    );
+    assert!(calls_of(&sim, "ContinueRetrievePropertiesEx") >= 4);
     // As fence_vmware_soap too.
     checked(
         &sim,
-        AgentRun::new(fence_vmware_soap()).args(with(base(&sim), &["-o", "list"])),
+        login_as(fence_vmware_soap(), &sim, USER, PASSWORD)
+            .args([ca_arg(&sim)])
+            .args(["-o", "list"]),
     )
     .assert_code(0)
     .assert_stdout_has("web/01,");
@@ -332,20 +327,10 @@ fn list_and_list_status_show_unescaped_names_and_instance_uuids() {
 
 #[test]
 fn a_status_poll_costs_one_object_read_whatever_the_inventory() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(Options {
-        slow_seconds: Some(3),
-        ..Options::default()
-    });
+    let Some(sim) = vcsim_slow(3) else { return };
     let calls0 = sim.calls();
     // Inventory path: no inventory scan at all, one property read.
-    run(
-        &sim,
-        with(base(&sim), &["-o", "status", "-n", "/DC0/vm/node10"]),
-    )
-    .assert_code(0);
+    fence(&sim, &["-o", "status", "-n", "/DC0/vm/node10"]).assert_code(0);
     let calls1 = sim.calls();
     let d = |a: &std::collections::HashMap<String, u64>,
              b: &std::collections::HashMap<String, u64>,
@@ -355,16 +340,13 @@ fn a_status_poll_costs_one_object_read_whatever_the_inventory() {
     // A name: one scan (paged), then one read per poll. Powering the slow
     // VM off takes about 3 s of 250 ms task polls and 1 s status polls;
     // the scan is still done once.
-    let out = checked(
+    checked(
         &sim,
-        AgentRun::new(fence_vmware())
-            .args(with(
-                base(&sim),
-                &["-o", "off", "-n", "slow", "--power-timeout=20"],
-            ))
+        agent(&sim)
+            .args(["-o", "off", "-n", "slow", "--power-timeout=20"])
             .env("FENCE_VMWARE_PAGE_SIZE", "4"),
-    );
-    out.assert_code(0);
+    )
+    .assert_code(0);
     let calls2 = sim.calls();
     assert_eq!(d(&calls1, &calls2, "CreateContainerView"), 1);
     assert_eq!(d(&calls1, &calls2, "DestroyView"), 1);
@@ -378,99 +360,177 @@ fn a_status_poll_costs_one_object_read_whatever_the_inventory() {
     assert_eq!(power_of(&sim, "slow", None), "poweredOff");
 }
 
+/// The peak resident memory of one run of `program` with `args`, in KiB,
+/// as GNU time reports it (the kernel's accounting of that process alone:
+/// wait4 from this test would also count the test's own image, copied by
+/// fork before exec).
+fn peak_rss_kib(program: &PathBuf, args: &[String]) -> i64 {
+    let dir = TempDir::new("rss");
+    let report = dir.path().join("time");
+    let status = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("GNU time (Debian package time)");
+    assert!(status.success(), "{program:?} {args:?}: {status}");
+    let text = std::fs::read_to_string(&report).expect("time's report");
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("time's report: {text:?}"))
+}
+
+/// A status by name reads every VM's name; at 5,000 VMs it must cost no
+/// more memory than a status by inventory path, which reads none: only
+/// one page of (id, name) pairs is held at a time. (Before, the whole
+/// listing was kept as trees: 3.6 MiB more at 5,000 VMs.)
+#[test]
+fn a_status_by_name_at_5000_vms_holds_one_page_at_a_time() {
+    let Some(sim) = vcsim_with(Options {
+        plain_http: true,
+        extra_vms: Some(5000),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    assert!(sim.inventory.len() > 5000);
+    let run = |plug: &str| {
+        let args: Vec<String> = [
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &sim.port.to_string(),
+            "-l",
+            USER,
+            "-p",
+            PASSWORD,
+            "--notls",
+            "-o",
+            "status",
+            "-n",
+            plug,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        peak_rss_kib(&fence_vmware(), &args)
+    };
+    let by_path = run("/DC0/vm/node10");
+    let by_name = run("node10");
+    assert!(calls_of(&sim, "ContinueRetrievePropertiesEx") >= 50);
+    assert!(
+        by_name <= by_path + 1024,
+        "a status by name peaks at {by_name} KiB, by path at {by_path} KiB"
+    );
+    assert_eq!(sim.sessions().active, 0);
+}
+
 #[test]
 fn wrong_password_and_no_permission() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
-    let mut args = base(&sim);
-    args[7] = "wrong password".into();
-    run(&sim, with(args, &["-o", "status", "-n", "node10"]))
-        .assert_code(1)
-        .assert_stderr_has("Unable to connect/login to fencing device")
-        .assert_stderr_has("InvalidLogin");
-    let mut args = base(&sim);
-    args[5] = "readonly".into();
-    run(&sim, with(args.clone(), &["-o", "off", "-n", "node10"]))
+    let Some(sim) = vcsim() else { return };
+    checked(
+        &sim,
+        login_as(fence_vmware(), &sim, USER, "wrong password")
+            .args([ca_arg(&sim)])
+            .args(["-o", "status", "-n", "node10"]),
+    )
+    .assert_code(1)
+    .assert_stderr_has("Unable to connect/login to fencing device")
+    .assert_stderr_has("InvalidLogin");
+    let readonly = |action: &str| {
+        checked(
+            &sim,
+            login_as(fence_vmware(), &sim, "readonly", PASSWORD)
+                .args([ca_arg(&sim)])
+                .args(["-o", action, "-n", "node10"]),
+        )
+    };
+    readonly("off")
         .assert_code(1)
         .assert_stderr_has("The user does not have the correct privileges")
         .assert_stderr_has("NoPermission");
     assert_eq!(power_of(&sim, "node10", None), "poweredOn");
     // Reading is allowed to that user.
-    run(&sim, with(args, &["-o", "status", "-n", "node10"])).assert_code(0);
+    readonly("status").assert_code(0);
     // monitor: login and logout.
-    run(&sim, with(base(&sim), &["-o", "monitor"])).assert_code(0);
+    fence(&sim, &["-o", "monitor"]).assert_code(0);
     assert!(sim.sessions().logins >= 3);
 }
 
 #[test]
 fn tls_verification() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
+    let Some(sim) = vcsim() else { return };
     let port = sim.port.to_string();
-    let plain = |more: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = ["-a", "127.0.0.1", "-u", &port, "-l", USER, "-p", PASSWORD]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        v.extend(more.iter().map(|s| s.to_string()));
-        v
+    let untrusting = |program: PathBuf| {
+        login_as(program, &sim, USER, PASSWORD)
+            .env("SSL_CERT_FILE", "/nonexistent")
+            .env("SSL_CERT_DIR", "/nonexistent")
     };
     // Untrusted: refused, nothing logged in.
-    let out = checked(
+    checked(
         &sim,
-        AgentRun::new(fence_vmware())
-            .args(plain(&["-o", "status", "-n", "node10"]))
-            .env("SSL_CERT_FILE", "/nonexistent")
-            .env("SSL_CERT_DIR", "/nonexistent"),
-    );
-    out.assert_code(1)
-        .assert_stderr_has("Unable to connect/login to fencing device")
-        .assert_stderr_has("certificate");
+        untrusting(fence_vmware()).args(["-o", "status", "-n", "node10"]),
+    )
+    .assert_code(1)
+    .assert_stderr_has("Unable to connect/login to fencing device")
+    .assert_stderr_has("certificate");
     assert_eq!(sim.sessions().logins, 0);
     // The system store, pointed at the CA with SSL_CERT_FILE.
     checked(
         &sim,
-        AgentRun::new(fence_vmware())
-            .args(plain(&["-o", "status", "-n", "node10"]))
+        login_as(fence_vmware(), &sim, USER, PASSWORD)
+            .args(["-o", "status", "-n", "node10"])
             .env("SSL_CERT_FILE", sim.ca()),
     )
     .assert_code(0);
     // ssl_insecure=0 on stdin still verifies.
-    let stdin = format!(
-        "action=status\nip=127.0.0.1\nipport={port}\nusername={USER}\npassword={PASSWORD}\nplug=node10\nssl_insecure=0\n"
-    );
+    let stdin = |more: &str| {
+        format!(
+            "action=status\nip=127.0.0.1\nipport={port}\nusername={USER}\npassword={PASSWORD}\nplug=node10\n{more}"
+        )
+    };
     checked(
         &sim,
         AgentRun::new(fence_vmware_soap())
-            .stdin(stdin)
+            .stdin(stdin("ssl_insecure=0\n"))
             .env("SSL_CERT_FILE", "/nonexistent")
             .env("SSL_CERT_DIR", "/nonexistent"),
     )
     .assert_code(1)
     .assert_stderr_has("certificate");
     // ssl_insecure=1 works and says so at verbose level.
-    let stdin = format!(
-        "action=status\nip=127.0.0.1\nipport={port}\nusername={USER}\npassword={PASSWORD}\nplug=node10\nssl_insecure=1\nverbose=1\n"
-    );
     checked(
         &sim,
         AgentRun::new(fence_vmware_soap())
-            .stdin(stdin)
+            .stdin(stdin("ssl_insecure=1\nverbose=1\n"))
             .env("SSL_CERT_FILE", "/nonexistent"),
     )
     .assert_code(0)
     .assert_stdout_has("Status: ON")
     .assert_stderr_has("NOT verified");
     // Plain HTTP against a TLS server: only with notls, and it fails.
-    run(&sim, plain(&["-o", "status", "-n", "node10", "--notls"])).assert_code(1);
-    // notls with ssl_insecure is a contradiction.
-    run(
+    checked(
         &sim,
-        plain(&["-o", "status", "-n", "node10", "--notls", "--ssl-insecure"]),
+        untrusting(fence_vmware()).args(["-o", "status", "-n", "node10", "--notls"]),
+    )
+    .assert_code(1);
+    // notls with ssl_insecure is a contradiction.
+    checked(
+        &sim,
+        untrusting(fence_vmware()).args([
+            "-o",
+            "status",
+            "-n",
+            "node10",
+            "--notls",
+            "--ssl-insecure",
+        ]),
     )
     .assert_code(1)
     .assert_stderr_has("notls");
@@ -481,77 +541,55 @@ fn tls_verification() {
 /// 127.0.0.2 (still loopback) it is refused, and nothing logs in.
 #[test]
 fn certificate_for_another_host_name_is_refused() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(vcsim::Options {
+    let Some(sim) = vcsim_with(Options {
         listen: Some("127.0.0.2:0".into()),
         ..Default::default()
-    });
-    let port = sim.port.to_string();
-    let ca = sim.ca();
-    let args = |more: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "-a",
-            "127.0.0.2",
-            "-u",
-            &port,
-            "-l",
-            USER,
-            "-p",
-            PASSWORD,
-            "-o",
-            "status",
-            "-n",
-            "node10",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(more.iter().map(|s| s.to_string()));
-        v
+    }) else {
+        return;
     };
-    let out = checked(
-        &sim,
-        AgentRun::new(fence_vmware()).args(args(&["--cacert", &ca.display().to_string()])),
-    );
-    out.assert_code(1)
+    let to_127_0_0_2 = |tls: &[String]| {
+        checked(
+            &sim,
+            AgentRun::new(fence_vmware())
+                .args(["-a", "127.0.0.2", "-u", &sim.port.to_string()])
+                .args(["-l", USER, "-p", PASSWORD, "-o", "status", "-n", "node10"])
+                .args(tls),
+        )
+    };
+    to_127_0_0_2(&[ca_arg(&sim)])
+        .assert_code(1)
         .assert_stderr_has("Unable to connect/login to fencing device")
         .assert_stderr_has("IP address mismatch");
     assert_eq!(sim.sessions().logins, 0);
     // Only the explicit opt-out accepts it.
-    checked(
-        &sim,
-        AgentRun::new(fence_vmware()).args(args(&["--ssl-insecure"])),
-    )
-    .assert_code(0)
-    .assert_stdout_has("Status: ON");
+    to_127_0_0_2(&["--ssl-insecure".to_string()])
+        .assert_code(0)
+        .assert_stdout_has("Status: ON");
 }
 
 #[test]
 fn plain_http_only_when_asked() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(Options {
+    let Some(sim) = vcsim_with(Options {
         plain_http: true,
         ..Options::default()
-    });
-    let port = sim.port.to_string();
-    let args = |more: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = ["-a", "127.0.0.1", "-u", &port, "-l", USER, "-p", PASSWORD]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        v.extend(more.iter().map(|s| s.to_string()));
-        v
+    }) else {
+        return;
     };
-    run(&sim, args(&["-o", "status", "-n", "node10"])).assert_code(1);
-    run(&sim, args(&["-o", "status", "-n", "node10", "--notls"]))
+    let plain = |more: &[&str]| {
+        checked(
+            &sim,
+            login_as(fence_vmware(), &sim, USER, PASSWORD)
+                .args(["-o", "status", "-n", "node10"])
+                .args(more),
+        )
+    };
+    plain(&[]).assert_code(1);
+    plain(&["--notls"])
         .assert_code(0)
         .assert_stdout_has("Status: ON");
     let stdin = format!(
-        "action=status\nipaddr=127.0.0.1\nipport={port}\nlogin={USER}\npasswd={PASSWORD}\nport=node10\nssl=0\n"
+        "action=status\nipaddr=127.0.0.1\nipport={}\nlogin={USER}\npasswd={PASSWORD}\nport=node10\nssl=0\n",
+        sim.port
     );
     checked(&sim, AgentRun::new(fence_vmware_soap()).stdin(stdin))
         .assert_code(0)
@@ -560,30 +598,21 @@ fn plain_http_only_when_asked() {
 
 #[test]
 fn a_late_task_times_out_in_wall_clock_seconds() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(Options {
-        slow_seconds: Some(12),
-        ..Options::default()
-    });
+    let Some(sim) = vcsim_slow(12) else { return };
     let started = Instant::now();
-    let out = run(
+    fence(
         &sim,
-        with(
-            base(&sim),
-            &[
-                "-o",
-                "off",
-                "-n",
-                "slow",
-                "--power-timeout=2",
-                "--shell-timeout=2",
-            ],
-        ),
-    );
-    out.assert_code(1)
-        .assert_stderr_has("Failed: Timed out waiting to power OFF");
+        &[
+            "-o",
+            "off",
+            "-n",
+            "slow",
+            "--power-timeout=2",
+            "--shell-timeout=2",
+        ],
+    )
+    .assert_code(1)
+    .assert_stderr_has("Failed: Timed out waiting to power OFF");
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(7),
@@ -593,60 +622,223 @@ fn a_late_task_times_out_in_wall_clock_seconds() {
     assert_eq!(power_of(&sim, "slow", None), "poweredOn");
 }
 
+// ---------------------------------------------------------------------------
+// What fence_vmware refuses (README, "What the agents refuse, and why").
+
+/// Every VM the device cannot vouch for, in every action: status fails
+/// (never "Status: OFF"), off/on/reboot never print Success, list-status
+/// says UNKNOWN, and nothing is powered.
 #[test]
-fn a_blocking_question_is_answered_with_its_default() {
-    if no_sim() {
-        return;
+fn a_vm_vcenter_is_not_connected_to_is_never_reported_fenced() {
+    let Some(sim) = vcsim() else { return };
+    let node10 = sim.vm("node10", None).clone();
+    let host = sim.state(&node10.moref).host;
+    for state in ["disconnected", "orphaned", "inaccessible", "invalid"] {
+        // Its host lost: vCenter marks the VM disconnected, and the host.
+        let host_state = if state == "disconnected" {
+            "notResponding"
+        } else {
+            "connected"
+        };
+        sim.set_host_connection(&host, host_state);
+        sim.set_connection(&node10.moref, state);
+        for (action, stale_power) in [
+            ("status", "poweredOff"),
+            ("off", "poweredOff"),
+            ("reboot", "poweredOff"),
+            ("on", "poweredOn"),
+        ] {
+            sim.set_power(&node10.moref, stale_power);
+            let before = sim.all_states();
+            let out = fence(&sim, &["-o", action, "-n", "node10"]);
+            out.assert_code(1)
+                .assert_stderr_has(&format!("its connection state is {state}"))
+                .assert_stderr_has(&format!("{host}) is {host_state}"))
+                .assert_stderr_has(&format!("{stale_power} is only the last state"));
+            assert!(
+                !out.stdout.contains("Success") && !out.stdout.contains("Status"),
+                "{state}, {action}: {}",
+                out.stdout
+            );
+            assert_nothing_changed(&sim, &before, &format!("{state}, {action}"));
+        }
+        let before = sim.all_states();
+        let out = fence(&sim, &["-o", "list-status"]);
+        out.assert_code(0)
+            .assert_stdout_has(&format!("node10,{},UNKNOWN\n", node10.instance_uuid));
+        let node1 = sim.vm("node1", Some("DC0"));
+        out.assert_stdout_has(&format!("node1,{},ON\n", node1.instance_uuid));
+        assert_nothing_changed(&sim, &before, &format!("{state}, list-status"));
     }
-    let sim = Vcsim::start();
-    let vm = sim.vm("questioned", None).clone();
-    sim.set_power(&vm.moref, "poweredOff");
-    let out = run(&sim, with(base(&sim), &["-o", "on", "-n", "questioned"]));
-    out.assert_code(0)
+    assert_eq!(calls_of(&sim, "PowerOffVM_Task"), 0);
+    assert_eq!(calls_of(&sim, "PowerOnVM_Task"), 0);
+    // Connected again: believed again.
+    sim.set_connection(&node10.moref, "connected");
+    fence(&sim, &["-o", "status", "-n", "node10"])
+        .assert_code(0)
+        .assert_stdout_has("Status: ON");
+}
+
+/// The VM is lost while its power-off task runs, and vCenter's last word
+/// is "poweredOff": the poll that reads it must refuse.
+#[test]
+fn a_vm_lost_during_the_verification_fails_the_off() {
+    let Some(sim) = vcsim_slow(6) else { return };
+    let slow = sim.vm("slow", None).moref.clone();
+    let child = agent(&sim)
+        .args(["-o", "off", "-n", "slow", "--power-timeout=30"])
+        .limit(Duration::from_secs(40));
+    let runner = std::thread::spawn(move || child.run());
+    wait_for_call(&sim, "PowerOffVM_Task");
+    sim.set_connection(&slow, "orphaned");
+    sim.set_power(&slow, "poweredOff");
+    let out = runner.join().expect("agent run");
+    assert_sessions_closed(&sim, &out);
+    out.assert_code(1)
+        .assert_stderr_has("its connection state is orphaned");
+    assert!(!out.stdout.contains("Success"), "{}", out.stdout);
+    assert!(
+        out.elapsed < Duration::from_secs(6),
+        "refused at the next poll, not at the task's end: {:?}",
+        out.elapsed
+    );
+    assert_eq!(sim.state(&slow).connection, "orphaned");
+}
+
+#[test]
+fn a_template_is_not_a_fence_target() {
+    let Some(sim) = vcsim() else { return };
+    let node10 = sim.vm("node10", None).clone();
+    sim.set_template(&node10.moref, true);
+    let before = sim.all_states();
+    for action in ["status", "off", "on", "reboot"] {
+        let out = fence(&sim, &["-o", action, "-n", "node10"]);
+        out.assert_code(1)
+            .assert_stderr_has("is a template, not a virtual machine that runs");
+        assert!(!out.stdout.contains("Success"), "{action}: {}", out.stdout);
+    }
+    // Not listed: it cannot be fenced.
+    let out = fence(&sim, &["-o", "list-status"]);
+    out.assert_code(0);
+    assert!(
+        !out.stdout.contains(&node10.instance_uuid),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stdout.lines().count(), sim.inventory.len() - 1);
+    assert_nothing_changed(&sim, &before, "template");
+}
+
+#[test]
+fn moved_or_copied_is_answered_moved_and_the_vm_keeps_its_identity() {
+    let Some(sim) = vcsim() else { return };
+    let vm = off_and_asking(&sim, "questioned", "moved-or-copied");
+    fence(&sim, &["-o", "on", "-n", "questioned", "-v"])
+        .assert_code(0)
         .assert_stdout_has("Success: Powered ON")
-        .assert_stderr_has("Did you move or copy this VM?")
-        .assert_stderr_has("I Copied It");
-    assert_eq!(sim.power(&vm.moref), "poweredOn");
-    assert!(!sim.question(&vm.moref));
-    // Reboot goes through the question too.
-    run(
-        &sim,
-        with(base(&sim), &["-o", "reboot", "-n", "questioned"]),
-    )
-    .assert_code(0);
-    assert_eq!(sim.power(&vm.moref), "poweredOn");
+        .assert_stderr_has("msg.uuid.altered")
+        .assert_stderr_has("answered \"I Moved It\" (button.uuid.movedTheVM, key 1)");
+    let after = sim.state(&vm.moref);
+    assert_eq!(after.power, "poweredOn");
+    assert!(!after.question);
+    assert_eq!(after.bios_uuid, vm.bios_uuid, "the BIOS UUID changed");
+    // Reboot goes through the question too, with the same answer.
+    fence(&sim, &["-o", "reboot", "-n", "questioned"]).assert_code(0);
+    let answers = sim.answers();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for a in &answers {
+        assert_eq!(
+            (a.vm.as_str(), a.message_id.as_str()),
+            (vm.moref.as_str(), "msg.uuid.altered")
+        );
+        assert_eq!(a.choice, "1", "{a:?}");
+    }
+    let after = sim.state(&vm.moref);
+    assert_eq!(
+        (after.power.as_str(), after.bios_uuid.as_str()),
+        ("poweredOn", vm.bios_uuid.as_str())
+    );
+    // The plug still finds it by its BIOS UUID.
+    fence(&sim, &["-o", "status", "-n", &vm.bios_uuid]).assert_code(0);
+}
+
+#[test]
+fn a_question_with_a_safe_default_gets_its_default() {
+    let Some(sim) = vcsim() else { return };
+    let vm = off_and_asking(&sim, "node10", "serial-file");
+    fence(&sim, &["-o", "on", "-n", "node10", "-v"])
+        .assert_code(0)
+        .assert_stdout_has("Success: Powered ON")
+        .assert_stderr_has("msg.serial.file.open")
+        .assert_stderr_has("answered \"Append\"");
+    let answers = sim.answers();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(
+        (answers[0].message_id.as_str(), answers[0].choice.as_str()),
+        ("msg.serial.file.open", "1")
+    );
+    let after = sim.state(&vm.moref);
+    assert_eq!((after.power.as_str(), after.question), ("poweredOn", false));
+}
+
+#[test]
+fn a_question_without_a_safe_answer_fails_and_is_left_for_a_person() {
+    let Some(sim) = vcsim() else { return };
+    let vm = off_and_asking(&sim, "node10", "out-of-space");
+    let out = fence(&sim, &["-o", "on", "-n", "node10"]);
+    out.assert_code(1)
+        .assert_stderr_has("msg.hbacommon.outofspace")
+        .assert_stderr_has("1 \"Retry\"")
+        .assert_stderr_has("0 \"Cancel\"")
+        .assert_stderr_has("answer it in the vSphere Client");
+    assert!(!out.stdout.contains("Success"), "{}", out.stdout);
+    assert!(sim.answers().is_empty(), "{:?}", sim.answers());
+    let after = sim.state(&vm.moref);
+    assert_eq!((after.power.as_str(), after.question), ("poweredOff", true));
+    assert_eq!(after.bios_uuid, vm.bios_uuid);
+    for other in sim.all_states().iter().filter(|s| s.moref != vm.moref) {
+        assert!(!other.question, "{other:?}");
+    }
+}
+
+/// An administrator ends the session while the agent waits for its task:
+/// the agent logs in again and finishes.
+#[test]
+fn a_session_ended_under_the_agent_is_logged_into_again() {
+    let Some(sim) = vcsim_slow(3) else { return };
+    let child = agent(&sim).args(["-o", "off", "-n", "slow", "--power-timeout=20"]);
+    let runner = std::thread::spawn(move || child.run());
+    wait_for_call(&sim, "PowerOffVM_Task");
+    sim.terminate_sessions();
+    let out = runner.join().expect("agent run");
+    out.assert_code(0).assert_stdout_has("Success: Powered OFF");
+    let s = sim.sessions();
+    // Two logins (the second after the first session ended), one logout:
+    // the ended session needs none.
+    assert_eq!((s.logins, s.logouts, s.active), (2, 1, 0), "{}", out.stderr);
+    assert_eq!(power_of(&sim, "slow", None), "poweredOff");
 }
 
 #[test]
 fn sigterm_in_the_middle_still_logs_out() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(Options {
-        slow_seconds: Some(20),
-        ..Options::default()
-    });
+    let Some(sim) = vcsim_slow(20) else { return };
     let mut child = Command::new(fence_vmware())
-        .args(with(
-            base(&sim),
-            &["-o", "off", "-n", "slow", "--power-timeout=60"],
-        ))
+        .args(["-a", "127.0.0.1", "-u", &sim.port.to_string(), "-l", USER])
+        .args(["-p", PASSWORD, &ca_arg(&sim)])
+        .args(["-o", "off", "-n", "slow", "--power-timeout=60"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start agent");
-    let until = Instant::now() + Duration::from_secs(20);
-    while !sim.calls().contains_key("PowerOffVM_Task") {
-        assert!(Instant::now() < until, "the agent never started the task");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_call(&sim, "PowerOffVM_Task");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sim.sessions().active, 1);
     // SAFETY: kill(2) on our own child.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
     }
+    let until = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
@@ -667,37 +859,36 @@ fn sigterm_in_the_middle_still_logs_out() {
 
 #[test]
 fn the_password_never_shows_even_at_vvv() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
-    let out = run(
-        &sim,
-        with(base(&sim), &["-o", "status", "-n", "node10", "-vvv"]),
-    );
-    out.assert_code(0)
+    let Some(sim) = vcsim() else { return };
+    fence(&sim, &["-o", "status", "-n", "node10", "-vvv"])
+        .assert_code(0)
         .assert_stderr_has("RetrievePropertiesEx")
         .assert_nothing_contains(PASSWORD);
-    let mut args = base(&sim);
-    args[7] = "an0ther secret".into();
-    run(&sim, with(args, &["-o", "status", "-n", "node10", "-vvv"]))
-        .assert_code(1)
-        .assert_nothing_contains("an0ther secret");
+    checked(
+        &sim,
+        login_as(fence_vmware(), &sim, USER, "an0ther secret")
+            .args([ca_arg(&sim)])
+            .args(["-o", "status", "-n", "node10", "-vvv"]),
+    )
+    .assert_code(1)
+    .assert_nothing_contains("an0ther secret");
 }
 
 #[test]
 fn stdin_and_the_seeds_pacemaker_parameters() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start();
+    let Some(sim) = vcsim() else { return };
+    let from_stdin = |program: PathBuf, lines: &str| {
+        checked(
+            &sim,
+            AgentRun::new(program).stdin(format!(
+                "ipaddr=127.0.0.1\nipport={}\nlogin={USER}\npasswd={PASSWORD}\ncacert={}\n{lines}",
+                sim.port,
+                sim.ca().display()
+            )),
+        )
+    };
     // FenceAgentAPI form, as Pacemaker sends it.
-    let stdin = format!(
-        "action=status\nipaddr=127.0.0.1\nipport={}\nlogin={USER}\npasswd={PASSWORD}\nport=node10\ncacert={}\n",
-        sim.port,
-        sim.ca().display()
-    );
-    checked(&sim, AgentRun::new(fence_vmware()).stdin(stdin))
+    from_stdin(fence_vmware(), "action=status\nport=node10\n")
         .assert_code(0)
         .assert_stdout_has("Status: ON");
     // The seed's primitive: ipaddr login passwd vmware_datacenter
@@ -707,7 +898,7 @@ fn stdin_and_the_seeds_pacemaker_parameters() {
         "ipaddr=127.0.0.1:{}\nlogin={USER}\npasswd={PASSWORD}\nvmware_datacenter=DC1\nvmware_type=esx\naction=reboot\nport=node1\npcmk_host_list=node95 node96\n",
         sim.port
     );
-    let before = sim.calls();
+    let offs = calls_of(&sim, "PowerOffVM_Task");
     checked(
         &sim,
         AgentRun::new(fence_vmware())
@@ -716,42 +907,28 @@ fn stdin_and_the_seeds_pacemaker_parameters() {
     )
     .assert_code(0)
     .assert_stdout_has("Success: Rebooted");
-    let after = sim.calls();
-    assert_eq!(
-        after.get("PowerOffVM_Task").copied().unwrap_or(0)
-            - before.get("PowerOffVM_Task").copied().unwrap_or(0),
-        1
-    );
+    assert_eq!(calls_of(&sim, "PowerOffVM_Task") - offs, 1);
     assert_eq!(power_of(&sim, "node1", Some("DC1")), "poweredOn");
     // nodename (the target) when no port is given.
-    let stdin = format!(
-        "action=off\nipaddr=127.0.0.1\nipport={}\nlogin={USER}\npasswd={PASSWORD}\nnodename=dc1only\ncacert={}\n",
-        sim.port,
-        sim.ca().display()
-    );
-    checked(&sim, AgentRun::new(fence_vmware_soap()).stdin(stdin)).assert_code(0);
+    from_stdin(fence_vmware_soap(), "action=off\nnodename=dc1only\n").assert_code(0);
     assert_eq!(power_of(&sim, "dc1only", None), "poweredOff");
 }
 
 #[test]
 fn standalone_esxi() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(Options {
+    let Some(sim) = vcsim_with(Options {
         esx: true,
         ..Options::default()
-    });
-    run(&sim, with(base(&sim), &["-o", "off", "-n", "node1"]))
+    }) else {
+        return;
+    };
+    fence(&sim, &["-o", "off", "-n", "node1"])
         .assert_code(0)
         .assert_stdout_has("Success: Powered OFF");
     assert_eq!(power_of(&sim, "node1", None), "poweredOff");
-    run(
+    fence(
         &sim,
-        with(
-            base(&sim),
-            &["-o", "status", "-n", "node10", "-s", "ha-datacenter"],
-        ),
+        &["-o", "status", "-n", "node10", "-s", "ha-datacenter"],
     )
     .assert_code(0);
 }
@@ -891,28 +1068,23 @@ impl FakeVmrun {
         std::fs::read_to_string(self.dir.path().join("calls.log")).unwrap_or_default()
     }
 
-    fn run(&self, kind: &str, more: &[&str]) -> Outcome {
+    /// fence_vmware in vmware_type `kind` mode with this fake as `exec`.
+    fn agent(&self, host: &str, password: &str, kind: &str) -> AgentRun {
         let exe = repo_root().join("cts/vmrun/vmrun");
-        let mut args: Vec<String> = [
-            "-a",
-            "esx1.example.test",
-            "-l",
-            USER,
-            "-p",
-            PASSWORD,
-            "-d",
-            kind,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(format!("--exec={}", exe.display()));
-        args.extend(more.iter().map(|s| s.to_string()));
-        AgentRun::new(fence_vmware())
-            .args(args)
+        vmrun_mode(&format!("--exec={}", exe.display()), host, password, kind)
             .env("FAKE_VMRUN_DIR", self.dir.path())
+    }
+
+    fn run(&self, kind: &str, more: &[&str]) -> Outcome {
+        self.agent("esx1.example.test", PASSWORD, kind)
+            .args(more)
             .run()
     }
+}
+
+/// fence_vmware in vmware_type `kind` mode, running `exec`.
+fn vmrun_mode(exec: &str, host: &str, password: &str, kind: &str) -> AgentRun {
+    AgentRun::new(fence_vmware()).args(["-a", host, "-l", USER, "-p", password, "-d", kind, exec])
 }
 
 #[test]
@@ -956,26 +1128,11 @@ fn vmrun_server2() {
 #[test]
 fn vmrun_server1_and_failures() {
     let f = FakeVmrun::new();
-    let exe = repo_root().join("cts/vmrun/vmrun");
-    let out = AgentRun::new(fence_vmware())
-        .args([
-            "-a",
-            "esx1.example.test:9002",
-            "-l",
-            USER,
-            "-p",
-            PASSWORD,
-            "-d",
-            "server1",
-            &format!("--exec={}", exe.display()),
-            "-o",
-            "status",
-            "-n",
-            VMX_B,
-        ])
-        .env("FAKE_VMRUN_DIR", f.dir.path())
-        .run();
-    out.assert_code(2).assert_stdout_has("Status: OFF");
+    f.agent("esx1.example.test:9002", PASSWORD, "server1")
+        .args(["-o", "status", "-n", VMX_B])
+        .run()
+        .assert_code(2)
+        .assert_stdout_has("Status: OFF");
     assert!(
         f.calls()
             .contains("-h | esx1.example.test | -u | fenceuser | -p | s3cret pass | -T | server1 | -P | 9002 | list"),
@@ -983,69 +1140,24 @@ fn vmrun_server1_and_failures() {
         f.calls()
     );
     // Too old a vmrun.
-    let out = AgentRun::new(fence_vmware())
-        .args([
-            "-a",
-            "h",
-            "-l",
-            USER,
-            "-p",
-            PASSWORD,
-            "-d",
-            "server2",
-            &format!("--exec={}", exe.display()),
-            "-o",
-            "status",
-            "-n",
-            VMX_A,
-        ])
-        .env("FAKE_VMRUN_DIR", f.dir.path())
+    f.agent("h", PASSWORD, "server2")
+        .args(["-o", "status", "-n", VMX_A])
         .env("FAKE_VMRUN_VERSION", "1.0.7")
-        .run();
-    out.assert_code(1)
+        .run()
+        .assert_code(1)
         .assert_stderr_has("Unsupported version of vmrun");
     // Wrong password: vmrun's error is reported, the password is not.
-    let out = AgentRun::new(fence_vmware())
-        .args([
-            "-a",
-            "h",
-            "-l",
-            USER,
-            "-p",
-            "not it",
-            "-d",
-            "server2",
-            &format!("--exec={}", exe.display()),
-            "-o",
-            "off",
-            "-n",
-            VMX_A,
-            "-vvv",
-        ])
-        .env("FAKE_VMRUN_DIR", f.dir.path())
-        .run();
-    out.assert_code(1)
+    f.agent("h", "not it", "server2")
+        .args(["-o", "off", "-n", VMX_A, "-vvv"])
+        .run()
+        .assert_code(1)
         .assert_stderr_has("user name and/or password is incorrect")
         .assert_nothing_contains("not it");
     assert!(f.running().contains(&VMX_A.to_string()));
     // No vmrun at all.
-    let out = AgentRun::new(fence_vmware())
-        .args([
-            "-a",
-            "h",
-            "-l",
-            USER,
-            "-p",
-            PASSWORD,
-            "-d",
-            "server2",
-            "--exec=/nonexistent/vmrun",
-            "-o",
-            "status",
-            "-n",
-            VMX_A,
-        ])
-        .run();
-    out.assert_code(1)
+    vmrun_mode("--exec=/nonexistent/vmrun", "h", PASSWORD, "server2")
+        .args(["-o", "status", "-n", VMX_A])
+        .run()
+        .assert_code(1)
         .assert_stderr_has("Cannot run command /nonexistent/vmrun");
 }

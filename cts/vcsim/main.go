@@ -26,12 +26,15 @@
 //     operation is really performed (by the simulator).
 //   - VM questions: the simulator has no runtime.question and no AnswerVM.
 //     PowerOnVM_Task on the VM named "questioned" (when it is not already
-//     on) raises a new question in runtime.question (ids _vmx1, _vmx2, ...;
-//     choices "0" Cancel, "1" I Moved It, "2" I Copied It, default index 2)
-//     and its task stays "running", the VM poweredOff, until AnswerVM is
-//     called with the question's id and a valid choice: the question is
-//     then cleared and the task completes (power-on done by the simulator),
-//     except for "0" (Cancel) which fails the task and leaves the VM off.
+//     on), or on a VM armed with POST /vm/question-kind, raises a question in
+//     runtime.question (ids _vmx1, _vmx2, ...) in vSphere's shape (see
+//     questionKinds: message id, choice keys, labels and summaries,
+//     defaultIndex), and its task stays "running", the VM poweredOff, until
+//     AnswerVM is called with the question's id and a valid key: the question
+//     is then cleared and the task completes (power-on done by the
+//     simulator), except for a Cancel choice, which fails the task and leaves
+//     the VM off. Answering "I copied it" also gives the VM a new BIOS UUID,
+//     as vSphere does.
 //   - Paging: the simulator ignores RetrievePropertiesEx options.maxObjects
 //     and has no ContinueRetrievePropertiesEx/CancelRetrievePropertiesEx.  The
 //     PropertyCollector is wrapped so results are returned in pages of at
@@ -50,8 +53,16 @@
 //     GET  /sessions            {"logins":N,"logouts":M,"active":K}
 //     POST /sessions/terminate  end all sessions (not counted as logouts)
 //     GET  /calls               {"RetrievePropertiesEx":3,...}
-//     GET  /vm[?name=N][&dc=DC][&moref=vm-1]  always a JSON list
+//     GET  /vm[?name=N][&dc=DC][&moref=vm-1]  always a JSON list (power,
+//     connection, template, question, bios_uuid, host, host_connection, ...)
 //     POST /vm/power?moref=vm-1&state=poweredOn|poweredOff|suspended
+//     POST /vm/connection?moref=vm-1&state=S  runtime.connectionState: S is
+//     connected, disconnected, orphaned, inaccessible or invalid
+//     POST /host/connection?moref=host-1&state=connected|disconnected|notResponding
+//     POST /vm/template?moref=vm-1&template=true|false  config.template
+//     POST /vm/question-kind?moref=vm-1&kind=K  the question the next power-on
+//     raises: moved-or-copied, serial-file, out-of-space, or none
+//     GET  /answers             every AnswerVM accepted, in order
 //     GET  /inventory           same content as DIR/inventory.json
 //
 // Files written to the state directory (-state-dir DIR): ca.pem and
@@ -125,10 +136,7 @@ import (
 	"github.com/vmware/govmomi/vim25/xml"
 )
 
-const (
-	readonlyUser = "readonly"
-	questionText = "Did you move or copy this VM?"
-)
+const readonlyUser = "readonly"
 
 // ---------------------------------------------------------------------------
 // Shared state of the wrapper.
@@ -139,6 +147,14 @@ type pendingOp struct {
 	questionID string
 }
 
+// answerRecord is one accepted AnswerVM call, for GET /answers.
+type answerRecord struct {
+	VM         string `json:"vm"`
+	QuestionID string `json:"question_id"`
+	MessageID  string `json:"message_id"`
+	Choice     string `json:"choice"`
+}
+
 type wrapperState struct {
 	mu       sync.Mutex
 	calls    map[string]int
@@ -147,12 +163,14 @@ type wrapperState struct {
 	sessions map[string]string // session cookie -> user name
 	pending  map[types.ManagedObjectReference]*pendingOp
 	qseq     int
+	answers  []answerRecord // every AnswerVM accepted, in order
 
 	user, pass string
 	slow       time.Duration
 
-	// Special VMs, by moref.
-	questioned map[types.ManagedObjectReference]bool
+	// Special VMs, by moref: the question kind (a key of questionKinds)
+	// the next PowerOnVM_Task raises, and the VMs whose power tasks are slow.
+	questioned map[types.ManagedObjectReference]string
 	slowVMs    map[types.ManagedObjectReference]bool
 
 	// In-process client talking to the simulator directly (no HTTP, no
@@ -164,7 +182,7 @@ var state = &wrapperState{
 	calls:      map[string]int{},
 	sessions:   map[string]string{},
 	pending:    map[types.ManagedObjectReference]*pendingOp{},
-	questioned: map[types.ManagedObjectReference]bool{},
+	questioned: map[types.ManagedObjectReference]string{},
 	slowVMs:    map[types.ManagedObjectReference]bool{},
 }
 
@@ -654,13 +672,14 @@ func (f *frontEnd) power(w http.ResponseWriter, r *http.Request, body []byte, na
 	// A request for the current state is left to the simulator, which
 	// fails the task with InvalidPowerState at once (as vSphere does).
 	switch {
-	case name == "PowerOnVM_Task" && state.questioned[ref] && power != target:
+	case name == "PowerOnVM_Task" && state.questioned[ref] != "" && power != target:
 		state.qseq++
 		qid := fmt.Sprintf("_vmx%d", state.qseq)
+		kind := questionKinds[state.questioned[ref]]
 		task := startTask(vm, "powerOn")
 		state.pending[ref] = &pendingOp{task: task, kind: "question", questionID: qid}
 		state.mu.Unlock()
-		raiseQuestion(vm, qid)
+		raiseQuestion(vm, questionInfo(qid, kind))
 		writeResult(w, &types.PowerOnVM_TaskResponse{Returnval: task.Self})
 	case (name == "PowerOnVM_Task" || name == "PowerOffVM_Task") && state.slowVMs[ref] && power != target:
 		id := "powerOn"
@@ -707,33 +726,98 @@ func runSlow(ref types.ManagedObjectReference, task *simulator.Task, method stri
 	finishTask(task, fault)
 }
 
-func questionInfo(qid string) *types.VirtualMachineQuestionInfo {
-	choice := func(key, label string) types.BaseElementDescription {
-		return &types.ElementDescription{
-			Description: types.Description{Label: label, Summary: label},
-			Key:         key,
-		}
+// questionChoice is one answer a VM question offers: the key AnswerVM
+// takes, the label (vSphere's stable localization key, which scripts match
+// on) and the summary (the words the vSphere Client shows); effect is what
+// choosing it does here: "proceed" (the power-on completes), "new-identity"
+// (it completes and the VM gets a new BIOS UUID, as a copied VM does) or
+// "cancel" (the power-on task fails, the VM stays off).
+type questionChoice struct {
+	key, label, summary, effect string
+}
+
+// questionKind is the shape of one VirtualMachineQuestionInfo.
+type questionKind struct {
+	messageID    string
+	text         string
+	choices      []questionChoice
+	defaultIndex int32
+}
+
+// questionKinds are the questions a PowerOnVM_Task can raise here, by the
+// name the control endpoint uses (POST /vm/question-kind).
+var questionKinds = map[string]questionKind{
+	// The real "moved or copied" question: message id msg.uuid.altered,
+	// choices keyed "0", "1", "2" whose labels are button.uuid.cancel,
+	// button.uuid.movedTheVM and button.uuid.copiedTheVM, "I copied it" the
+	// default. Sources: PowerCLI scripts answer it with Set-VMQuestion
+	// -Option 'button.uuid.movedTheVM'; pyVmomi scripts look for the choice
+	// whose label is button.uuid.movedTheVM and send its key ("1"); Apache
+	// CloudStack's VirtualMachineMO.powerOn() answers msg.uuid.altered with
+	// key "1" ("moved it"); Ansible's vmware_guest_powerstate documents
+	// msg.uuid.altered with button.uuid.copiedTheVM. Answering "copied"
+	// gives the VM a new BIOS UUID (and MAC addresses), which is modelled.
+	"moved-or-copied": {
+		messageID: "msg.uuid.altered",
+		text: "This virtual machine might have been moved or copied. In order to configure certain " +
+			"management and networking features, VMware ESX needs to know if this virtual machine " +
+			"was moved or copied. If you don't know, answer \"I Copied It\".",
+		choices: []questionChoice{
+			{"0", "button.uuid.cancel", "Cancel", "cancel"},
+			{"1", "button.uuid.movedTheVM", "I Moved It", "proceed"},
+			{"2", "button.uuid.copiedTheVM", "I Copied It", "new-identity"},
+		},
+		defaultIndex: 2,
+	},
+	// A file-backed serial port whose file exists (libvirt's ESX driver
+	// README, seed 002, describes it blocking a power-on; vSphere
+	// Integrated Containers preset answer.msg.serial.file.open). The message
+	// id is real; the keys, labels and order are modelled, not copied from a
+	// host. The default is not the first choice because govmomi's encoder
+	// drops a defaultIndex of 0 (omitempty), which reads as "no default".
+	"serial-file": {
+		messageID: "msg.serial.file.open",
+		text:      "The file specified for serial port 1 already exists. Do you want to replace it or append to it?",
+		choices: []questionChoice{
+			{"0", "button.replace", "Replace", "proceed"},
+			{"1", "button.append", "Append", "proceed"},
+			{"2", "button.cancel", "Cancel", "cancel"},
+		},
+		defaultIndex: 1,
+	},
+	// A datastore out of space (message id as vmware.log shows it); keys,
+	// labels and default modelled. No fence agent should answer it.
+	"out-of-space": {
+		messageID: "msg.hbacommon.outofspace",
+		text:      "There is no more space for virtual disk node.vmdk. You might be able to continue this session by freeing disk space on the relevant volume, and clicking Retry. Click Cancel to terminate this session.",
+		choices: []questionChoice{
+			{"0", "button.abort", "Cancel", "cancel"},
+			{"1", "button.retry", "Retry", "proceed"},
+		},
+		defaultIndex: 1,
+	},
+}
+
+func questionInfo(qid string, kind questionKind) *types.VirtualMachineQuestionInfo {
+	var choices []types.BaseElementDescription
+	for _, c := range kind.choices {
+		choices = append(choices, &types.ElementDescription{
+			Description: types.Description{Label: c.label, Summary: c.summary},
+			Key:         c.key,
+		})
 	}
 	return &types.VirtualMachineQuestionInfo{
-		Id:   qid,
-		Text: questionText,
-		Choice: types.ChoiceOption{
-			ChoiceInfo: []types.BaseElementDescription{
-				choice("0", "Cancel"),
-				choice("1", "I Moved It"),
-				choice("2", "I Copied It"),
-			},
-			DefaultIndex: 2,
-		},
+		Id:     qid,
+		Text:   kind.messageID + ":" + kind.text,
+		Choice: types.ChoiceOption{ChoiceInfo: choices, DefaultIndex: kind.defaultIndex},
 		Message: []types.VirtualMachineMessage{{
-			Id:   "msg.uuid.altered",
-			Text: questionText,
+			Id:   kind.messageID,
+			Text: kind.text,
 		}},
 	}
 }
 
-func raiseQuestion(vm *simulator.VirtualMachine, qid string) {
-	q := questionInfo(qid)
+func raiseQuestion(vm *simulator.VirtualMachine, q *types.VirtualMachineQuestionInfo) {
 	withLock(vm, func() {
 		simulator.Map.Update(vm, []types.PropertyChange{
 			{Name: "runtime.question", Val: q},
@@ -747,6 +831,17 @@ func clearQuestion(vm *simulator.VirtualMachine) {
 		simulator.Map.Update(vm, []types.PropertyChange{
 			{Name: "runtime.question", Val: nil},
 			{Name: "summary.runtime.question", Val: nil},
+		})
+	})
+}
+
+// newIdentity gives a VM a new BIOS UUID, as answering "I copied it" does.
+func newIdentity(vm *simulator.VirtualMachine) {
+	bios := randomUUID()
+	withLock(vm, func() {
+		simulator.Map.Update(vm, []types.PropertyChange{
+			{Name: "config.uuid", Val: bios},
+			{Name: "summary.config.uuid", Val: bios},
 		})
 	})
 }
@@ -784,13 +879,18 @@ func (f *frontEnd) answer(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeFault(w, "A specified parameter was not correct: questionId", &types.InvalidArgument{InvalidProperty: "questionId"})
 		return
 	}
-	valid := false
-	for _, c := range q.Choice.ChoiceInfo {
-		if c.GetElementDescription().Key == req.AnswerChoice {
-			valid = true
+	effect := ""
+	for _, kind := range questionKinds {
+		if len(q.Message) == 0 || q.Message[0].Id != kind.messageID {
+			continue
+		}
+		for _, c := range kind.choices {
+			if c.key == req.AnswerChoice {
+				effect = c.effect
+			}
 		}
 	}
-	if !valid {
+	if effect == "" {
 		state.mu.Unlock()
 		writeFault(w, "A specified parameter was not correct: answerChoice", &types.InvalidArgument{InvalidProperty: "answerChoice"})
 		return
@@ -801,11 +901,15 @@ func (f *frontEnd) answer(w http.ResponseWriter, r *http.Request, body []byte) {
 	} else {
 		op = nil
 	}
+	state.answers = append(state.answers, answerRecord{VM: ref.Value, QuestionID: q.Id, MessageID: q.Message[0].Id, Choice: req.AnswerChoice})
 	state.mu.Unlock()
 
 	clearQuestion(vm)
+	if effect == "new-identity" {
+		newIdentity(vm)
+	}
 	if op != nil {
-		if req.AnswerChoice == "0" {
+		if effect == "cancel" {
 			finishTask(op.task, &types.LocalizedMethodFault{
 				Fault:            &types.GenericVmConfigFault{Reason: "Power on cancelled: question answered with Cancel"},
 				LocalizedMessage: "Power on cancelled: question answered with Cancel",
@@ -1145,7 +1249,7 @@ func buildInventory(ctx context.Context, c *vim25.Client, esx bool) error {
 		}
 		switch d.role {
 		case "questioned":
-			state.questioned[ref] = true
+			state.questioned[ref] = "moved-or-copied"
 		case "slow":
 			state.slowVMs[ref] = true
 		}
@@ -1182,25 +1286,48 @@ func inventoryEntries() []inventoryEntry {
 // Control endpoint (plain HTTP, separate listener).
 
 type vmStatus struct {
-	Name       string `json:"name"`
-	Moref      string `json:"moref"`
-	Power      string `json:"power"`
-	Question   bool   `json:"question"`
-	QuestionID string `json:"question_id,omitempty"`
-	Datacenter string `json:"datacenter"`
-	Path       string `json:"path"`
+	Name           string `json:"name"`
+	Moref          string `json:"moref"`
+	Power          string `json:"power"`
+	Connection     string `json:"connection"`
+	Template       bool   `json:"template"`
+	Question       bool   `json:"question"`
+	QuestionID     string `json:"question_id,omitempty"`
+	BiosUUID       string `json:"bios_uuid"`
+	InstanceUUID   string `json:"instance_uuid"`
+	Host           string `json:"host"`
+	HostConnection string `json:"host_connection"`
+	Datacenter     string `json:"datacenter"`
+	Path           string `json:"path"`
 }
 
 func statusOf(vm *simulator.VirtualMachine) vmStatus {
 	s := vmStatus{Moref: vm.Self.Value, Path: inventoryPath(vm)}
+	var host *types.ManagedObjectReference
 	withLock(vm, func() {
 		s.Name = vm.Name
 		s.Power = string(vm.Runtime.PowerState)
+		s.Connection = string(vm.Runtime.ConnectionState)
 		if q := vm.Runtime.Question; q != nil {
 			s.Question = true
 			s.QuestionID = q.Id
 		}
+		if vm.Config != nil {
+			s.Template = vm.Config.Template
+			s.BiosUUID = vm.Config.Uuid
+			s.InstanceUUID = vm.Config.InstanceUuid
+		}
+		if vm.Runtime.Host != nil {
+			ref := *vm.Runtime.Host
+			host = &ref
+		}
 	})
+	if host != nil {
+		s.Host = host.Value
+		if h, ok := simulator.Map.Get(*host).(*simulator.HostSystem); ok {
+			withLock(h, func() { s.HostConnection = string(h.Runtime.ConnectionState) })
+		}
+	}
 	if dc := datacenterOf(vm); dc != nil {
 		s.Datacenter = entityName(dc)
 	}
@@ -1287,17 +1414,11 @@ func controlHandler() http.Handler {
 		writeJSON(w, http.StatusOK, list)
 	})
 	mux.HandleFunc("/vm/power", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			jsonError(w, http.StatusMethodNotAllowed, "POST only")
+		vm, ok := controlVM(w, r)
+		if !ok {
 			return
 		}
-		q := r.URL.Query()
-		vm := lookupVM(types.ManagedObjectReference{Type: "VirtualMachine", Value: q.Get("moref")})
-		if vm == nil {
-			jsonError(w, http.StatusNotFound, "no such VM: "+q.Get("moref"))
-			return
-		}
-		ps := types.VirtualMachinePowerState(q.Get("state"))
+		ps := types.VirtualMachinePowerState(r.URL.Query().Get("state"))
 		switch ps {
 		case types.VirtualMachinePowerStatePoweredOn, types.VirtualMachinePowerStatePoweredOff, types.VirtualMachinePowerStateSuspended:
 		default:
@@ -1318,7 +1439,124 @@ func controlHandler() http.Handler {
 		})
 		writeJSON(w, http.StatusOK, statusOf(vm))
 	})
+	// POST /vm/connection?moref=vm-1&state=S: runtime.connectionState as
+	// vCenter reports it for a VM whose host is lost (disconnected), that is
+	// unregistered on its host (orphaned), whose files are unreachable
+	// (inaccessible) or whose configuration is unreadable (invalid).
+	mux.HandleFunc("/vm/connection", func(w http.ResponseWriter, r *http.Request) {
+		vm, ok := controlVM(w, r)
+		if !ok {
+			return
+		}
+		cs := types.VirtualMachineConnectionState(r.URL.Query().Get("state"))
+		switch cs {
+		case types.VirtualMachineConnectionStateConnected, types.VirtualMachineConnectionStateDisconnected,
+			types.VirtualMachineConnectionStateOrphaned, types.VirtualMachineConnectionStateInaccessible,
+			types.VirtualMachineConnectionStateInvalid:
+		default:
+			jsonError(w, http.StatusBadRequest, "state must be connected, disconnected, orphaned, inaccessible or invalid")
+			return
+		}
+		withLock(vm, func() {
+			simulator.Map.Update(vm, []types.PropertyChange{
+				{Name: "runtime.connectionState", Val: cs},
+				{Name: "summary.runtime.connectionState", Val: cs},
+			})
+		})
+		writeJSON(w, http.StatusOK, statusOf(vm))
+	})
+	// POST /host/connection?moref=host-1&state=connected|disconnected|notResponding
+	mux.HandleFunc("/host/connection", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			jsonError(w, http.StatusMethodNotAllowed, "POST only")
+			return
+		}
+		ref := types.ManagedObjectReference{Type: "HostSystem", Value: r.URL.Query().Get("moref")}
+		host, ok := simulator.Map.Get(ref).(*simulator.HostSystem)
+		if !ok {
+			jsonError(w, http.StatusNotFound, "no such host: "+ref.Value)
+			return
+		}
+		cs := types.HostSystemConnectionState(r.URL.Query().Get("state"))
+		switch cs {
+		case types.HostSystemConnectionStateConnected, types.HostSystemConnectionStateDisconnected,
+			types.HostSystemConnectionStateNotResponding:
+		default:
+			jsonError(w, http.StatusBadRequest, "state must be connected, disconnected or notResponding")
+			return
+		}
+		withLock(host, func() {
+			simulator.Map.Update(host, []types.PropertyChange{
+				{Name: "runtime.connectionState", Val: cs},
+				{Name: "summary.runtime.connectionState", Val: cs},
+			})
+		})
+		writeJSON(w, http.StatusOK, map[string]string{"moref": ref.Value, "connection": string(cs)})
+	})
+	// POST /vm/template?moref=vm-1&template=true|false: config.template.
+	mux.HandleFunc("/vm/template", func(w http.ResponseWriter, r *http.Request) {
+		vm, ok := controlVM(w, r)
+		if !ok {
+			return
+		}
+		template, err := strconv.ParseBool(r.URL.Query().Get("template"))
+		if err != nil {
+			jsonError(w, http.StatusBadRequest, "template must be true or false")
+			return
+		}
+		withLock(vm, func() {
+			simulator.Map.Update(vm, []types.PropertyChange{
+				{Name: "config.template", Val: template},
+				{Name: "summary.config.template", Val: template},
+			})
+		})
+		writeJSON(w, http.StatusOK, statusOf(vm))
+	})
+	// POST /vm/question-kind?moref=vm-1&kind=K: the question the VM's next
+	// PowerOnVM_Task raises (a key of questionKinds), or none.
+	mux.HandleFunc("/vm/question-kind", func(w http.ResponseWriter, r *http.Request) {
+		vm, ok := controlVM(w, r)
+		if !ok {
+			return
+		}
+		kind := r.URL.Query().Get("kind")
+		if _, known := questionKinds[kind]; !known && kind != "none" {
+			jsonError(w, http.StatusBadRequest, "unknown question kind "+kind)
+			return
+		}
+		state.mu.Lock()
+		if kind == "none" {
+			delete(state.questioned, vm.Self)
+		} else {
+			state.questioned[vm.Self] = kind
+		}
+		state.mu.Unlock()
+		writeJSON(w, http.StatusOK, statusOf(vm))
+	})
+	// GET /answers: every AnswerVM the wrapper accepted, in order.
+	mux.HandleFunc("/answers", func(w http.ResponseWriter, r *http.Request) {
+		state.mu.Lock()
+		list := append([]answerRecord{}, state.answers...)
+		state.mu.Unlock()
+		writeJSON(w, http.StatusOK, list)
+	})
 	return mux
+}
+
+// controlVM is the VM a POST to the control endpoint names (?moref=vm-N),
+// or an error answer.
+func controlVM(w http.ResponseWriter, r *http.Request) (*simulator.VirtualMachine, bool) {
+	if r.Method != http.MethodPost {
+		jsonError(w, http.StatusMethodNotAllowed, "POST only")
+		return nil, false
+	}
+	moref := r.URL.Query().Get("moref")
+	vm := lookupVM(types.ManagedObjectReference{Type: "VirtualMachine", Value: moref})
+	if vm == nil {
+		jsonError(w, http.StatusNotFound, "no such VM: "+moref)
+		return nil, false
+	}
+	return vm, true
 }
 
 // ---------------------------------------------------------------------------

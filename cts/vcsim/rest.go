@@ -88,7 +88,6 @@
 //	POST /rest/caps?resource=vm|host|folder|datacenter&rest=N&api=M  lowers (or
 //	                              raises) a cap, to reach it without thousands
 //	                              of objects
-//	POST /rest/connection?moref=host-N|vm-N&state=S  sets runtime.connectionState
 //	                              of a host (connected, disconnected, notResponding)
 //	                              or VM (connected, disconnected, orphaned,
 //	                              inaccessible, invalid) in the simulator, which
@@ -1410,7 +1409,6 @@ func withRESTControl(next http.Handler) http.Handler {
 		restSt.mu.Unlock()
 		writeJSON(w, http.StatusOK, v)
 	})
-	mux.HandleFunc("/rest/connection", setConnectionState)
 	mux.HandleFunc("/rest/caps", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			q := r.URL.Query()
@@ -1438,49 +1436,6 @@ func withRESTControl(next http.Handler) http.Handler {
 	return mux
 }
 
-// setConnectionState sets runtime.connectionState of a host or VM in the
-// simulator (its own objects, so SOAP reads the same state).
-func setConnectionState(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		jsonError(w, http.StatusMethodNotAllowed, "POST only")
-		return
-	}
-	moref, want := r.URL.Query().Get("moref"), r.URL.Query().Get("state")
-	if vm := lookupVM(types.ManagedObjectReference{Type: "VirtualMachine", Value: moref}); vm != nil {
-		cs := types.VirtualMachineConnectionState(want)
-		switch cs {
-		case types.VirtualMachineConnectionStateConnected, types.VirtualMachineConnectionStateDisconnected,
-			types.VirtualMachineConnectionStateOrphaned, types.VirtualMachineConnectionStateInaccessible,
-			types.VirtualMachineConnectionStateInvalid:
-		default:
-			jsonError(w, http.StatusBadRequest, "VM state must be connected, disconnected, orphaned, inaccessible or invalid")
-			return
-		}
-		withLock(vm, func() {
-			simulator.Map.Update(vm, []types.PropertyChange{
-				{Name: "runtime.connectionState", Val: cs},
-				{Name: "summary.runtime.connectionState", Val: cs},
-			})
-		})
-		writeJSON(w, http.StatusOK, map[string]string{"moref": moref, "state": want})
-		return
-	}
-	h, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "HostSystem", Value: moref}).(*simulator.HostSystem)
-	if !ok {
-		jsonError(w, http.StatusNotFound, "no such VM or host: "+moref)
-		return
-	}
-	cs := types.HostSystemConnectionState(want)
-	if _, known := vapiHostConnection[cs]; !known {
-		jsonError(w, http.StatusBadRequest, "host state must be connected, disconnected or notResponding")
-		return
-	}
-	// summary.runtime points at runtime in the simulator's HostSystem.
-	withLock(h, func() {
-		simulator.Map.Update(h, []types.PropertyChange{{Name: "runtime.connectionState", Val: cs}})
-	})
-	writeJSON(w, http.StatusOK, map[string]string{"moref": moref, "state": want})
-}
 
 // ---------------------------------------------------------------------------
 // Extra VMs (-extra-vms).

@@ -2,26 +2,21 @@
 //! name): fences virtual machines managed by VMware vCenter or ESXi
 //! through the vSphere Web Services API, spoken natively.
 
-mod esx;
-mod names;
+mod device;
 mod settings;
 mod spec;
-mod vim25;
 mod vmrun;
 
 use agent_framework::{run, Config, Deadline, Device, FenceError};
 
-/// Picks the back end: the vSphere API, or vmrun for `vmware_type`
+use settings::Settings;
+
+/// The back end `vmware_type` chose: the vSphere API, or vmrun for
 /// server1/server2 (fence_vmware only).
 fn connect(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, FenceError> {
-    match cfg
-        .text("vmware_type")
-        .map(|t| t.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("server1") => vmrun::connect(cfg, vmrun::Kind::Server1),
-        Some("server2") => vmrun::connect(cfg, vmrun::Kind::Server2),
-        _ => esx::connect(cfg, deadline),
+    match Settings::from_config(cfg)? {
+        Settings::Vmrun(kind) => vmrun::connect(cfg, kind),
+        Settings::Soap(soap) => device::connect_soap(cfg, soap, deadline),
     }
 }
 

@@ -1,14 +1,26 @@
-//! The options of a run, turned into connection settings, and the checks
-//! `validate-all` makes without contacting anything.
+//! The options of a run, turned once into the back end to use and its
+//! connection settings, and the checks `validate-all` makes without
+//! contacting anything.
 
 use std::path::PathBuf;
 
 use agent_framework::{Config, FenceError};
+use vsphere_soap::{Endpoint, Family, TlsPolicy};
 
-use crate::vim25::{Endpoint, Family, TlsPolicy};
+use crate::vmrun;
+
+/// What `vmware_type` chose.
+#[derive(Debug, Clone)]
+pub enum Settings {
+    /// `esx` (the default, and fence_vmware_soap): the vSphere Web
+    /// Services API.
+    Soap(SoapSettings),
+    /// `server1`, `server2`: VMware's vmrun.
+    Vmrun(vmrun::Kind),
+}
 
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct SoapSettings {
     pub endpoint: Endpoint,
     pub tls: TlsPolicy,
     pub family: Family,
@@ -40,6 +52,17 @@ fn tls_policy(cfg: &Config) -> TlsPolicy {
 
 impl Settings {
     pub fn from_config(cfg: &Config) -> Result<Settings, FenceError> {
+        // The framework has checked the value against the declared choices
+        // (fence_vmware_soap has no vmware_type: esx).
+        match cfg
+            .text("vmware_type")
+            .map(|t| t.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("server1") => return Ok(Settings::Vmrun(vmrun::Kind::Server1)),
+            Some("server2") => return Ok(Settings::Vmrun(vmrun::Kind::Server2)),
+            _ => {}
+        }
         let tls = tls_policy(cfg);
         let ip = cfg.text("ip").unwrap_or("");
         let port = cfg
@@ -55,7 +78,7 @@ impl Settings {
         } else {
             Family::Any
         };
-        Ok(Settings {
+        Ok(Settings::Soap(SoapSettings {
             endpoint,
             tls,
             family,
@@ -65,19 +88,13 @@ impl Settings {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
-        })
+        }))
     }
 }
 
 /// The agent's own checks (both personalities).
 pub fn validate(cfg: &Config) -> Result<(), FenceError> {
-    let vmrun = matches!(
-        cfg.text("vmware_type")
-            .map(|t| t.trim().to_ascii_lowercase())
-            .as_deref(),
-        Some("server1") | Some("server2")
-    );
-    if vmrun {
+    if let Settings::Vmrun(_) = Settings::from_config(cfg)? {
         return Ok(());
     }
     let secure_asked = ["ssl", "ssl_secure", "ssl_insecure"]
@@ -113,5 +130,5 @@ pub fn validate(cfg: &Config) -> Result<(), FenceError> {
             )));
         }
     }
-    Settings::from_config(cfg).map(|_| ())
+    Ok(())
 }

@@ -2,11 +2,15 @@
 //! logout, the SearchIndex, container views, the PropertyCollector
 //! (paged), power tasks and VM questions.
 
-use agent_framework::Deadline;
+use std::time::Duration;
 
-use super::transport::Transport;
-use super::xml::{Elem, Moref, Request};
-use super::Error;
+use agent_framework::{logging, Deadline};
+
+use crate::elem::Moref;
+use crate::envelope::Request;
+use crate::error::Error;
+use crate::parse::{self, ObjectContent, ServiceContent};
+use crate::transport::Transport;
 
 /// How many objects one RetrievePropertiesEx page may hold.
 pub const PAGE_SIZE: u32 = 100;
@@ -21,62 +25,6 @@ fn page_size() -> u32 {
         .unwrap_or(PAGE_SIZE)
 }
 
-/// The parts of `ServiceContent` the agent uses.
-#[derive(Debug, Clone)]
-pub struct ServiceContent {
-    pub root_folder: Moref,
-    pub property_collector: Moref,
-    pub view_manager: Option<Moref>,
-    pub search_index: Moref,
-    pub session_manager: Moref,
-    /// `about.fullName` ("VMware vCenter Server 8.0.2 build-...").
-    pub full_name: String,
-    /// `about.apiType`: "VirtualCenter" or "HostAgent".
-    pub api_type: String,
-}
-
-/// One object of a PropertyCollector result.
-#[derive(Debug, Clone, Default)]
-pub struct ObjectContent {
-    pub obj: Option<Moref>,
-    pub props: Vec<(String, Elem)>,
-    /// Properties the server could not read, with the fault's type name.
-    pub missing: Vec<(String, String)>,
-}
-
-impl ObjectContent {
-    fn from_elem(e: &Elem) -> ObjectContent {
-        let mut oc = ObjectContent {
-            obj: e.child("obj").and_then(Elem::as_moref),
-            ..ObjectContent::default()
-        };
-        for p in e.all("propSet") {
-            if let (Some(name), Some(val)) = (p.text_of("name"), p.child("val")) {
-                oc.props.push((name.to_string(), val.clone()));
-            }
-        }
-        for m in e.all("missingSet") {
-            let path = m.text_of("path").unwrap_or("").to_string();
-            let fault = m
-                .child("fault")
-                .and_then(|f| f.child("fault"))
-                .and_then(|f| f.value_type())
-                .unwrap_or("unknown fault")
-                .to_string();
-            oc.missing.push((path, fault));
-        }
-        oc
-    }
-
-    pub fn prop(&self, name: &str) -> Option<&Elem> {
-        self.props.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.prop(name).map(|v| v.text.trim())
-    }
-}
-
 /// What to read from one object in a [`Client::retrieve`] call.
 pub struct Wanted<'a> {
     pub obj: &'a Moref,
@@ -88,40 +36,16 @@ pub struct Client {
     pub sc: ServiceContent,
 }
 
-fn required(e: &Elem, name: &str) -> Result<Moref, Error> {
-    e.child(name)
-        .and_then(Elem::as_moref)
-        .ok_or_else(|| Error::Protocol(format!("ServiceContent has no {name}")))
-}
-
 impl Client {
     /// RetrieveServiceContent: the first call, no session needed.
     pub fn connect(transport: Transport, deadline: Deadline) -> Result<Client, Error> {
         let si = Moref::new("ServiceInstance", "ServiceInstance");
         let reply = transport.call(Request::new("RetrieveServiceContent", &si), deadline, false)?;
-        let rv = reply
-            .child("returnval")
-            .ok_or_else(|| Error::Protocol("RetrieveServiceContent returned nothing".into()))?;
-        let about = rv.child("about");
-        let sc = ServiceContent {
-            root_folder: required(rv, "rootFolder")?,
-            property_collector: required(rv, "propertyCollector")?,
-            view_manager: rv.child("viewManager").and_then(Elem::as_moref),
-            search_index: required(rv, "searchIndex")?,
-            session_manager: required(rv, "sessionManager")?,
-            full_name: about
-                .and_then(|a| a.text_of("fullName"))
-                .unwrap_or("unknown VMware product")
-                .to_string(),
-            api_type: about
-                .and_then(|a| a.text_of("apiType"))
-                .unwrap_or("")
-                .to_string(),
-        };
+        let sc = parse::service_content(&reply)?;
         Ok(Client { transport, sc })
     }
 
-    fn call(&self, req: Request, deadline: Deadline) -> Result<Elem, Error> {
+    fn call(&self, req: Request, deadline: Deadline) -> Result<crate::elem::Elem, Error> {
         self.transport.call(req, deadline, false)
     }
 
@@ -144,8 +68,7 @@ impl Client {
     ) -> Result<Option<Moref>, Error> {
         let mut r = Request::new("FindByInventoryPath", &self.sc.search_index);
         r.text("inventoryPath", path);
-        let reply = self.call(r, deadline)?;
-        Ok(reply.child("returnval").and_then(Elem::as_moref))
+        Ok(parse::returned_moref(&self.call(r, deadline)?))
     }
 
     /// SearchIndex.FindAllByUuid for virtual machines: every VM whose
@@ -164,23 +87,24 @@ impl Client {
         r.text("uuid", uuid)
             .text("vmSearch", "true")
             .text("instanceUuid", if instance { "true" } else { "false" });
-        let reply = self.call(r, deadline)?;
-        Ok(reply
-            .all("returnval")
-            .filter_map(Elem::as_moref)
+        Ok(parse::returned_morefs(&self.call(r, deadline)?)
+            .into_iter()
             .filter(|m| m.kind == "VirtualMachine")
             .collect())
     }
 
     /// Every object of `kind` under `container`, with the properties in
-    /// `paths`: one ContainerView, read page by page, then destroyed.
-    pub fn list_in_container(
+    /// `paths`, through one ContainerView read page by page: each page's
+    /// response element goes to `page`, which returns the next page's
+    /// token. The view is destroyed afterwards.
+    pub fn scan_container(
         &self,
         container: &Moref,
         kind: &str,
         paths: &[&str],
         deadline: Deadline,
-    ) -> Result<Vec<ObjectContent>, Error> {
+        mut page: impl FnMut(roxmltree::Node<'_, '_>) -> Result<Option<String>, Error>,
+    ) -> Result<(), Error> {
         let vm = self.sc.view_manager.as_ref().ok_or_else(|| {
             Error::Protocol("this server has no ViewManager (vSphere 4.0 or later needed)".into())
         })?;
@@ -188,28 +112,26 @@ impl Client {
         r.moref("container", container)
             .text("type", kind)
             .text("recursive", "true");
-        let reply = self.call(r, deadline)?;
-        let view = reply
-            .child("returnval")
-            .and_then(Elem::as_moref)
+        let view = parse::returned_moref(&self.call(r, deadline)?)
             .ok_or_else(|| Error::Protocol("CreateContainerView returned no view".into()))?;
-        let result = self.retrieve_view(&view, kind, paths, deadline);
+        let result = self.read_view(&view, kind, paths, deadline, &mut page);
         // The view lives in the session until destroyed; a failure here
         // only costs server memory until Logout.
         let d = Request::new("DestroyView", &view);
-        if let Err(e) = self.call(d, deadline.at_least(std::time::Duration::from_secs(2))) {
-            agent_framework::logging::debug(format!("DestroyView failed: {e}"));
+        if let Err(e) = self.call(d, deadline.at_least(Duration::from_secs(2))) {
+            logging::debug(format!("DestroyView failed: {e}"));
         }
         result
     }
 
-    fn retrieve_view(
+    fn read_view(
         &self,
         view: &Moref,
         kind: &str,
         paths: &[&str],
         deadline: Deadline,
-    ) -> Result<Vec<ObjectContent>, Error> {
+        page: &mut impl FnMut(roxmltree::Node<'_, '_>) -> Result<Option<String>, Error>,
+    ) -> Result<(), Error> {
         let mut r = Request::new("RetrievePropertiesEx", &self.sc.property_collector);
         r.open("specSet", None);
         r.open("propSet", None).text("type", kind);
@@ -231,23 +153,40 @@ impl Client {
         r.open("options", None)
             .text("maxObjects", &page_size().to_string())
             .close();
-        let reply = self.call(r, deadline)?;
-        let mut out = Vec::new();
-        let mut token = collect_page(&reply, &mut out);
+        let mut token = self.transport.call_with(r, deadline, false, &mut *page)?;
         while let Some(t) = token {
             let mut c = Request::new("ContinueRetrievePropertiesEx", &self.sc.property_collector);
             c.text("token", &t);
-            match self.call(c, deadline) {
-                Ok(reply) => token = collect_page(&reply, &mut out),
+            match self.transport.call_with(c, deadline, false, &mut *page) {
+                Ok(next) => token = next,
                 Err(e) => {
                     let mut x =
                         Request::new("CancelRetrievePropertiesEx", &self.sc.property_collector);
                     x.text("token", &t);
-                    let _ = self.call(x, deadline.at_least(std::time::Duration::from_secs(1)));
+                    let _ = self.call(x, deadline.at_least(Duration::from_secs(1)));
                     return Err(e);
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Every object of `kind` under `container`, with the properties in
+    /// `paths`, kept whole.
+    pub fn list_in_container(
+        &self,
+        container: &Moref,
+        kind: &str,
+        paths: &[&str],
+        deadline: Deadline,
+    ) -> Result<Vec<ObjectContent>, Error> {
+        let mut out = Vec::new();
+        self.scan_container(container, kind, paths, deadline, |n| {
+            let reply = crate::elem::Elem::from_node(n)?;
+            let (objects, token) = parse::retrieve_result(&reply);
+            out.extend(objects);
+            Ok(token)
+        })?;
         Ok(out)
     }
 
@@ -286,11 +225,8 @@ impl Client {
         }
         r.close();
         r.open("options", None).close();
-        let reply = self.call(r, deadline)?;
-        let mut out = Vec::new();
         // A result of a few known objects is never paged.
-        let _ = collect_page(&reply, &mut out);
-        Ok(out)
+        Ok(parse::retrieve_result(&self.call(r, deadline)?).0)
     }
 
     /// PowerOnVM_Task / PowerOffVM_Task: the task started.
@@ -300,10 +236,7 @@ impl Client {
         } else {
             "PowerOffVM_Task"
         };
-        let reply = self.call(Request::new(method, vm), deadline)?;
-        reply
-            .child("returnval")
-            .and_then(Elem::as_moref)
+        parse::returned_moref(&self.call(Request::new(method, vm), deadline)?)
             .ok_or_else(|| Error::Protocol(format!("{method} returned no task")))
     }
 
@@ -331,16 +264,4 @@ pub fn logout(
     transport
         .call(Request::new("Logout", session_manager), deadline, false)
         .map(|_| ())
-}
-
-/// Adds a RetrieveResult page's objects to `out`; returns its token when
-/// more pages follow.
-fn collect_page(reply: &Elem, out: &mut Vec<ObjectContent>) -> Option<String> {
-    let rv = reply.child("returnval")?;
-    for o in rv.all("objects") {
-        out.push(ObjectContent::from_elem(o));
-    }
-    rv.text_of("token")
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
 }

@@ -1,22 +1,8 @@
-//! A small vSphere Web Services (vim25) client: SOAP over HTTP(S), only
-//! the calls a fence agent needs.
-//!
-//! - [`xml`]: request envelopes and reply parsing.
-//! - [`fault`]: SOAP faults and task errors.
-//! - [`transport`]: the HTTP(S) connection, TLS policy and session cookie.
-//! - [`client`]: the typed calls (login, search, properties, power, tasks).
+//! Everything a vim25 call can fail with.
 
-pub mod client;
-pub mod fault;
-pub mod transport;
-pub mod xml;
+use crate::elem::Malformed;
+use crate::fault::{Fault, FaultKind};
 
-pub use client::Client;
-pub use fault::{Fault, FaultKind};
-pub use transport::{Endpoint, Family, TlsPolicy, Transport};
-pub use xml::{Elem, Moref};
-
-/// Everything a vim25 call can fail with.
 #[derive(Debug, Clone)]
 pub enum Error {
     /// The server answered with a SOAP fault.
@@ -60,5 +46,11 @@ impl Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe())
+    }
+}
+
+impl From<Malformed> for Error {
+    fn from(m: Malformed) -> Error {
+        Error::Protocol(m.0)
     }
 }

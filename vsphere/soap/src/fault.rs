@@ -1,7 +1,7 @@
 //! vSphere faults: the SOAP `Fault` of a failed call, and the
 //! `LocalizedMethodFault` of a failed task, read into one type.
 
-use super::xml::{Elem, Moref, XSI};
+use crate::elem::{Elem, Malformed, Moref, XSI};
 
 /// The fault types the agent treats specially; any other keeps its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub struct Fault {
 
 impl Fault {
     /// From a `<soapenv:Fault>` element.
-    pub fn from_node(n: roxmltree::Node<'_, '_>) -> Fault {
+    pub fn from_node(n: roxmltree::Node<'_, '_>) -> Result<Fault, Malformed> {
         let message = n
             .children()
             .find(|c| c.is_element() && c.tag_name().name() == "faultstring")
@@ -82,7 +82,7 @@ impl Fault {
                         let local = d.tag_name().name();
                         local.strip_suffix("Fault").unwrap_or(local).to_string()
                     });
-                (FaultKind::from_name(&name), Some(Elem::from_node(d)))
+                (FaultKind::from_name(&name), Some(Elem::from_node(d)?))
             }
             None => {
                 // A fault without detail (a proxy, an old server): keep
@@ -97,11 +97,11 @@ impl Fault {
                 (FaultKind::Other(code), None)
             }
         };
-        Fault {
+        Ok(Fault {
             kind,
             message,
             detail,
-        }
+        })
     }
 
     /// From a task's `info.error` (a `LocalizedMethodFault`).
@@ -154,8 +154,8 @@ impl Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vim25::xml::parse_reply;
-    use crate::vim25::Error;
+    use crate::reply::parse_reply;
+    use crate::Error;
 
     fn fault_of(body: &str) -> Fault {
         let text = format!(
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn task_error_from_localized_method_fault() {
         let doc = roxmltree::Document::parse(r#"<val xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" XMLSchema-instance:type="LocalizedMethodFault"><fault XMLSchema-instance:type="InvalidPowerState"><requestedState>poweredOff</requestedState><existingState>poweredOff</existingState></fault><localizedMessage>*types.InvalidPowerState</localizedMessage></val>"#).unwrap();
-        let f = Fault::from_localized(&Elem::from_node(doc.root_element()));
+        let f = Fault::from_localized(&Elem::from_node(doc.root_element()).unwrap());
         assert_eq!(f.kind, FaultKind::InvalidPowerState);
         assert_eq!(f.describe(), "InvalidPowerState (the VM is poweredOff)");
     }

@@ -1,20 +1,49 @@
-//! The HTTP(S) side: one `ureq` agent with the TLS policy the options
-//! chose, the session cookie, and a deadline on every call.
+//! The HTTP side of vim25, behind one narrow interface ([`HttpPost`]: POST
+//! a body within a deadline, get the status, the body and the cookies
+//! back), so that the client under it can be replaced without touching
+//! the SOAP code; and today's client, `ureq` on OpenSSL, with the TLS
+//! policy the options chose.
 
+use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use agent_framework::logging;
 use agent_framework::Deadline;
 
-use super::xml::{parse_reply, Elem, Request};
-use super::Error;
+use crate::error::Error;
 
-/// The vim25 version this client speaks. Every call it makes exists
-/// since vSphere 4.1; 6.0 is accepted by every vSphere release since.
-pub const SOAP_ACTION: &str = "urn:vim25/6.0";
+/// One POST to the SDK endpoint.
+pub struct HttpRequest<'a> {
+    /// Names the call in error messages (the SOAP method); never the body.
+    pub what: &'a str,
+    pub body: &'a str,
+    /// The `SOAPAction` header's value.
+    pub soap_action: &'a str,
+    /// The `Cookie` header's value, when there is a session.
+    pub cookie: Option<&'a str>,
+    /// Read no more of the reply than this: a longer one is an error.
+    pub max_body: usize,
+}
+
+/// What came back.
+pub struct HttpReply {
+    pub status: u16,
+    pub body: String,
+    /// Every `Set-Cookie` header's value.
+    pub set_cookies: Vec<String>,
+}
+
+/// What vim25 needs of an HTTP client. Implementations return within the
+/// deadline ([`Error::Timeout`] otherwise), sort failures into Connect,
+/// Tls, Io and Timeout, and put neither the body nor header values in
+/// any message (they carry the password and the session).
+pub trait HttpPost: Send + Sync {
+    fn post(&self, request: &HttpRequest<'_>, deadline: Deadline) -> Result<HttpReply, Error>;
+
+    /// The SDK URL, for messages.
+    fn url(&self) -> &str;
+}
 
 /// How to treat the server's certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,17 +155,16 @@ fn load_bundle(path: &PathBuf) -> Result<Vec<native_tls::Certificate>, String> {
     Ok(certs)
 }
 
-/// A connection to one SDK endpoint, with its session cookie. Cloning
-/// shares the cookie (the signal handler logs out with a clone).
-#[derive(Clone)]
-pub struct Transport {
+/// `ureq` on OpenSSL: the system trust store and SSL_CERT_FILE work as
+/// administrators expect. Its timeouts are per read: a peer that trickles
+/// bytes can stretch a call (vsphere-http will bound every wait).
+pub struct UreqHttp {
     agent: ureq::Agent,
     url: String,
-    cookie: Arc<Mutex<Option<String>>>,
 }
 
-impl Transport {
-    pub fn new(endpoint: &Endpoint, tls: &TlsPolicy, family: Family) -> Result<Transport, Error> {
+impl UreqHttp {
+    pub fn new(endpoint: &Endpoint, tls: &TlsPolicy, family: Family) -> Result<UreqHttp, Error> {
         let mut builder = ureq::AgentBuilder::new()
             .redirects(0)
             .try_proxy_from_env(false)
@@ -189,79 +217,59 @@ impl Transport {
                 .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))?;
             builder = builder.tls_connector(Arc::new(connector));
         }
-        Ok(Transport {
+        Ok(UreqHttp {
             agent: builder.build(),
             url: endpoint.url(),
-            cookie: Arc::new(Mutex::new(None)),
         })
     }
+}
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn remember_cookie(&self, resp: &ureq::Response) {
-        for header in resp.all("set-cookie") {
-            let pair = header.split(';').next().unwrap_or("").trim();
-            if pair.starts_with("vmware_soap_session=") {
-                if let Ok(mut c) = self.cookie.lock() {
-                    *c = Some(pair.to_string());
-                }
-            }
-        }
-    }
-
-    /// Sends one request and reads the reply, within `deadline`. The
-    /// request body is logged at trace level unless `secret` (Login).
-    pub fn call(&self, req: Request, deadline: Deadline, secret: bool) -> Result<Elem, Error> {
-        let method = req.method().to_string();
-        let body = req.finish();
-        if deadline.expired() {
-            return Err(Error::Timeout(format!("no time left to call {method}")));
-        }
-        if logging::enabled(logging::Level::Trace) {
-            if secret {
-                logging::trace(format!("vim25 {method} request (body not shown)"));
-            } else {
-                logging::trace(format!("vim25 {method} request: {body}"));
-            }
-        }
+impl HttpPost for UreqHttp {
+    fn post(&self, r: &HttpRequest<'_>, deadline: Deadline) -> Result<HttpReply, Error> {
         let mut request = self
             .agent
             .post(&self.url)
             .timeout(deadline.socket_timeout())
             .set("Content-Type", "text/xml; charset=utf-8")
-            .set("SOAPAction", &format!("\"{SOAP_ACTION}\""));
-        let cookie = self.cookie.lock().ok().and_then(|c| c.clone());
-        if let Some(c) = &cookie {
+            .set("SOAPAction", &format!("\"{}\"", r.soap_action));
+        if let Some(c) = r.cookie {
             request = request.set("Cookie", c);
         }
-        let result = request.send_string(&body);
-        let (status, resp) = match result {
-            Ok(r) => (r.status(), r),
-            Err(ureq::Error::Status(code, r)) => (code, r),
-            Err(ureq::Error::Transport(t)) => return Err(transport_error(&method, &t)),
+        let (status, resp) = match request.send_string(r.body) {
+            Ok(resp) => (resp.status(), resp),
+            Err(ureq::Error::Status(code, resp)) => (code, resp),
+            Err(ureq::Error::Transport(t)) => return Err(transport_error(r.what, &t)),
         };
-        self.remember_cookie(&resp);
-        let text = resp.into_string().map_err(|e| io_error(&method, &e))?;
-        if logging::enabled(logging::Level::Trace) {
-            logging::trace(format!("vim25 {method} reply (HTTP {status}): {text}"));
+        let set_cookies = resp
+            .all("set-cookie")
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let limit = u64::try_from(r.max_body)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let mut bytes = Vec::new();
+        resp.into_reader()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(r.what, &e))?;
+        if bytes.len() > r.max_body {
+            return Err(Error::Protocol(format!(
+                "{}: the reply is larger than {} bytes",
+                r.what, r.max_body
+            )));
         }
-        match parse_reply(&text) {
-            Ok(e) if status < 300 => Ok(e),
-            Ok(_) => Err(Error::Http(
-                status,
-                format!("{method} answered HTTP {status}"),
-            )),
-            Err(Error::Protocol(m)) if status >= 300 => {
-                let snippet: String = text.chars().take(200).collect();
-                Err(Error::Http(
-                    status,
-                    format!("{method}: {} ({m})", snippet.trim()),
-                ))
-            }
-            Err(e) => Err(e),
-        }
+        let body = String::from_utf8(bytes)
+            .map_err(|_| Error::Protocol(format!("{}: the reply is not UTF-8", r.what)))?;
+        Ok(HttpReply {
+            status,
+            body,
+            set_cookies,
+        })
+    }
+
+    fn url(&self) -> &str {
+        &self.url
     }
 }
 
@@ -320,14 +328,10 @@ fn transport_error(method: &str, t: &ureq::Transport) -> Error {
     }
 }
 
-/// How long a best-effort call (Logout on the way out) may take.
-pub fn cleanup_timeout(shell: Duration) -> Duration {
-    shell.clamp(Duration::from_secs(2), Duration::from_secs(4))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn endpoint_forms() {
@@ -348,10 +352,25 @@ mod tests {
         }
     }
 
+    fn post_to(port: u16, max_body: usize, within: Duration) -> Result<HttpReply, Error> {
+        let e = Endpoint::parse("127.0.0.1", Some(port), false).unwrap();
+        let http = UreqHttp::new(&e, &TlsPolicy::PlainHttp, Family::Any).unwrap();
+        http.post(
+            &HttpRequest {
+                what: "RetrieveServiceContent",
+                body: "<x/>",
+                soap_action: "urn:vim25/6.0",
+                cookie: None,
+                max_body,
+            },
+            Deadline::after(within),
+        )
+    }
+
     #[test]
     fn missing_ca_file_is_a_tls_error() {
         let e = Endpoint::parse("127.0.0.1", None, true).unwrap();
-        let r = Transport::new(
+        let r = UreqHttp::new(
             &e,
             &TlsPolicy::Verify {
                 ca_file: Some("/nonexistent/ca.pem".into()),
@@ -367,14 +386,8 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let e = Endpoint::parse("127.0.0.1", Some(port), false).unwrap();
-        let t = Transport::new(&e, &TlsPolicy::PlainHttp, Family::Any).unwrap();
-        let req = super::super::xml::Request::new(
-            "RetrieveServiceContent",
-            &super::super::Moref::new("ServiceInstance", "ServiceInstance"),
-        );
-        let r = t.call(req, Deadline::after(Duration::from_secs(2)), false);
-        assert!(matches!(r, Err(Error::Connect(_))), "{r:?}");
+        let r = post_to(port, 1000, Duration::from_secs(2));
+        assert!(matches!(r, Err(Error::Connect(_))), "{:?}", r.err());
     }
 
     #[test]
@@ -386,15 +399,35 @@ mod tests {
             std::thread::sleep(Duration::from_secs(3));
             drop(conns);
         });
-        let e = Endpoint::parse("127.0.0.1", Some(port), false).unwrap();
-        let t = Transport::new(&e, &TlsPolicy::PlainHttp, Family::Any).unwrap();
-        let req = super::super::xml::Request::new(
-            "RetrieveServiceContent",
-            &super::super::Moref::new("ServiceInstance", "ServiceInstance"),
-        );
         let started = std::time::Instant::now();
-        let r = t.call(req, Deadline::after(Duration::from_millis(500)), false);
-        assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+        let r = post_to(port, 1000, Duration::from_millis(500));
+        assert!(matches!(r, Err(Error::Timeout(_))), "{:?}", r.err());
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    /// A hand-written peer (no real server floods on request): it answers
+    /// any request with a body far beyond the limit.
+    #[test]
+    fn a_reply_beyond_the_limit_is_an_error() {
+        use std::io::Write;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let _peer = std::thread::spawn(move || {
+            if let Some(Ok(mut c)) = l.incoming().next() {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let body = vec![b'x'; 200_000];
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(&body);
+            }
+        });
+        match post_to(port, 100_000, Duration::from_secs(5)) {
+            Err(Error::Protocol(m)) => assert!(m.contains("larger than 100000"), "{m}"),
+            other => panic!("{:?}", other.map(|r| r.status)),
+        }
     }
 }

@@ -1,0 +1,494 @@
+//! vsphere-core's [`Backend`] over vim25: each call of the trait as the
+//! SOAP requests that answer it, and vim25's faults as [`BackendError`].
+
+use std::sync::Arc;
+
+use agent_framework::{logging, Deadline, Secret};
+use vsphere_core::{
+    names, Backend, BackendError, Candidate, Connection, HostId, HostReading, Listed, Lookup,
+    PowerOp, Started, TaskId, TaskState, VmId, VmPower, VmReading,
+};
+
+use crate::client::{self, Client, Wanted};
+use crate::elem::{Elem, Moref};
+use crate::error::Error;
+use crate::fault::FaultKind;
+use crate::http::HttpPost;
+use crate::parse::{self, ServiceContent, VM_READING_PATHS};
+use crate::transport::Transport;
+
+/// vim25's failures in the core's terms.
+pub fn to_backend(e: Error) -> BackendError {
+    match e {
+        Error::Fault(f) => {
+            let text = f.describe();
+            match &f.kind {
+                FaultKind::InvalidLogin => BackendError::LoginRefused(text),
+                FaultKind::NotAuthenticated => BackendError::NotAuthenticated(text),
+                FaultKind::NoPermission => BackendError::NoPermission(text),
+                FaultKind::ManagedObjectNotFound => BackendError::NotFound(text),
+                FaultKind::InvalidPowerState => BackendError::AlreadyInState(text),
+                FaultKind::TaskInProgress => BackendError::Busy {
+                    task: f.detail_moref("task").map(|m| TaskId(m.value)),
+                    detail: text,
+                },
+                _ => BackendError::Fault(text),
+            }
+        }
+        Error::Timeout(m) => BackendError::Timeout(m),
+        Error::Tls(m) => BackendError::Tls(m),
+        Error::Connect(m) => BackendError::Connect(m),
+        Error::Io(m) => BackendError::Io(m),
+        e @ Error::Http(..) => BackendError::Fault(e.describe()),
+        Error::Protocol(m) => BackendError::Protocol(m),
+    }
+}
+
+/// The datacenter `vmware_datacenter` names.
+#[derive(Debug, Clone)]
+struct Scope {
+    dc: Moref,
+    vm_folder: Moref,
+}
+
+fn vm_moref(vm: &VmId) -> Moref {
+    Moref::new("VirtualMachine", &vm.0)
+}
+
+/// Logs the session out from another thread (a signal handler), sharing
+/// the session with the backend.
+#[derive(Clone)]
+pub struct LogoutHandle {
+    transport: Transport,
+    session_manager: Moref,
+}
+
+impl LogoutHandle {
+    pub fn logout(&self, deadline: Deadline) -> Result<(), Error> {
+        client::logout(&self.transport, &self.session_manager, deadline)
+    }
+}
+
+pub struct SoapBackend {
+    client: Client,
+    username: String,
+    password: Secret,
+    datacenter: Option<String>,
+    scope: Option<Option<Scope>>,
+}
+
+impl SoapBackend {
+    /// Reaches the endpoint (RetrieveServiceContent) without logging in:
+    /// the caller can arrange for a logout before [`Backend::login`].
+    pub fn open(
+        http: Arc<dyn HttpPost>,
+        username: &str,
+        password: Secret,
+        datacenter: Option<String>,
+        deadline: Deadline,
+    ) -> Result<SoapBackend, BackendError> {
+        let client = Client::connect(Transport::new(http), deadline).map_err(to_backend)?;
+        Ok(SoapBackend {
+            client,
+            username: username.to_string(),
+            password,
+            datacenter,
+            scope: None,
+        })
+    }
+
+    pub fn about(&self) -> &ServiceContent {
+        &self.client.sc
+    }
+
+    pub fn url(&self) -> &str {
+        self.client.transport.url()
+    }
+
+    pub fn logout_handle(&self) -> LogoutHandle {
+        LogoutHandle {
+            transport: self.client.transport.clone(),
+            session_manager: self.client.sc.session_manager.clone(),
+        }
+    }
+
+    /// The datacenter the search is limited to, found once.
+    fn scope(&mut self, deadline: Deadline) -> Result<Option<Scope>, BackendError> {
+        if let Some(s) = &self.scope {
+            return Ok(s.clone());
+        }
+        let Some(name) = self.datacenter.clone() else {
+            self.scope = Some(None);
+            return Ok(None);
+        };
+        let path = if name.starts_with('/') {
+            name.clone()
+        } else {
+            format!("/{}", names::escape(&name))
+        };
+        let mut dc = self
+            .client
+            .find_by_inventory_path(&path, deadline)
+            .map_err(to_backend)?
+            .filter(|m| m.kind == "Datacenter");
+        if dc.is_none() {
+            // A datacenter inside a folder: search them all by name.
+            let all = self
+                .client
+                .list_in_container(
+                    &self.client.sc.root_folder,
+                    "Datacenter",
+                    &["name"],
+                    deadline,
+                )
+                .map_err(to_backend)?;
+            let mut found: Vec<Moref> = all
+                .iter()
+                .filter(|o| o.text("name").map(|n| names::matches(n, &name)) == Some(true))
+                .filter_map(|o| o.obj.clone())
+                .collect();
+            match found.len() {
+                0 => {
+                    return Err(BackendError::NotFound(format!(
+                        "vmware_datacenter: there is no datacenter {name:?}"
+                    )))
+                }
+                1 => dc = found.pop(),
+                n => {
+                    return Err(BackendError::Ambiguous(format!(
+                        "vmware_datacenter: {n} datacenters are named {name:?}; give its \
+                         inventory path (/folder/{name})"
+                    )))
+                }
+            }
+        }
+        let dc = dc.ok_or_else(|| BackendError::NotFound(format!("datacenter {name:?}")))?;
+        let objs = self
+            .client
+            .retrieve(
+                &[Wanted {
+                    obj: &dc,
+                    paths: &["vmFolder"],
+                }],
+                deadline,
+            )
+            .map_err(to_backend)?;
+        let vm_folder = objs
+            .first()
+            .and_then(|o| o.prop("vmFolder"))
+            .and_then(Elem::as_moref)
+            .ok_or_else(|| {
+                BackendError::Protocol(format!("datacenter {name:?} has no vmFolder"))
+            })?;
+        logging::debug(format!(
+            "Datacenter {name:?} is {}; searching under {}",
+            dc.value, vm_folder.value
+        ));
+        let s = Scope { dc, vm_folder };
+        self.scope = Some(Some(s.clone()));
+        Ok(Some(s))
+    }
+
+    fn container(&mut self, deadline: Deadline) -> Result<Moref, BackendError> {
+        Ok(match self.scope(deadline)? {
+            Some(s) => s.vm_folder,
+            None => self.client.sc.root_folder.clone(),
+        })
+    }
+
+    /// Every VM in scope that `keep` accepts (by id and stored name), read
+    /// page by page: only one page's ids and names are held at a time.
+    fn scan_names(
+        &mut self,
+        deadline: Deadline,
+        keep: impl Fn(&str, &str) -> bool,
+    ) -> Result<Vec<Candidate>, BackendError> {
+        let container = self.container(deadline)?;
+        let mut found = Vec::new();
+        let mut seen = 0usize;
+        self.client
+            .scan_container(&container, "VirtualMachine", &["name"], deadline, |n| {
+                let page = parse::names_page(n)?;
+                seen += page.vms.len();
+                for (id, name) in page.vms {
+                    if keep(&id, &name) {
+                        found.push(Candidate {
+                            id: VmId(id),
+                            name: Some(name),
+                        });
+                    }
+                }
+                Ok(page.token)
+            })
+            .map_err(to_backend)?;
+        logging::debug(format!("{seen} virtual machines in scope"));
+        Ok(found)
+    }
+
+    fn in_scope(&mut self, vm: &Moref, deadline: Deadline) -> Result<bool, BackendError> {
+        if self.scope(deadline)?.is_none() {
+            return Ok(true);
+        }
+        Ok(!self
+            .scan_names(deadline, |id, _| id == vm.value)?
+            .is_empty())
+    }
+}
+
+impl Backend for SoapBackend {
+    fn login(&mut self, deadline: Deadline) -> Result<(), BackendError> {
+        self.client
+            .login(&self.username, self.password.expose(), deadline)
+            .map_err(to_backend)?;
+        logging::info(format!(
+            "Logged in to {} ({}, {}) as {}",
+            self.client.sc.full_name,
+            self.client.sc.api_type,
+            self.client.transport.url(),
+            self.username
+        ));
+        Ok(())
+    }
+
+    fn find(
+        &mut self,
+        lookup: Lookup<'_>,
+        deadline: Deadline,
+    ) -> Result<Vec<Candidate>, BackendError> {
+        match lookup {
+            Lookup::InventoryPath(path) => {
+                let found = self
+                    .client
+                    .find_by_inventory_path(path, deadline)
+                    .map_err(to_backend)?;
+                match found {
+                    None => Ok(Vec::new()),
+                    Some(m) if m.kind != "VirtualMachine" => Err(BackendError::WrongKind(m.kind)),
+                    Some(m) if !self.in_scope(&m, deadline)? => Ok(Vec::new()),
+                    Some(m) => Ok(vec![Candidate {
+                        id: VmId(m.value),
+                        name: None,
+                    }]),
+                }
+            }
+            Lookup::Uuid(uuid) => {
+                let dc = self.scope(deadline)?.map(|s| s.dc);
+                let mut out = Vec::new();
+                for instance in [true, false] {
+                    for m in self
+                        .client
+                        .find_all_vms_by_uuid(dc.as_ref(), uuid, instance, deadline)
+                        .map_err(to_backend)?
+                    {
+                        out.push(Candidate {
+                            id: VmId(m.value),
+                            name: None,
+                        });
+                    }
+                }
+                Ok(out)
+            }
+            Lookup::Id(id) => {
+                if self.scope(deadline)?.is_some() {
+                    return self.scan_names(deadline, |vm, _| vm == id);
+                }
+                let m = Moref::new("VirtualMachine", id);
+                match self.client.retrieve(
+                    &[Wanted {
+                        obj: &m,
+                        paths: &["name"],
+                    }],
+                    deadline,
+                ) {
+                    Ok(objs) => Ok(objs
+                        .iter()
+                        .filter(|o| o.obj.as_ref() == Some(&m))
+                        .map(|o| Candidate {
+                            id: VmId(m.value.clone()),
+                            name: o.text("name").map(str::to_string),
+                        })
+                        .collect()),
+                    Err(e) if e.fault_kind() == Some(&FaultKind::ManagedObjectNotFound) => {
+                        Ok(Vec::new())
+                    }
+                    Err(e) => Err(to_backend(e)),
+                }
+            }
+            // The core decides what matches; only candidates by its rule
+            // are kept here, so that thousands of names are never held.
+            Lookup::Name(plug) => self.scan_names(deadline, |_, name| names::matches(name, plug)),
+        }
+    }
+
+    fn read(
+        &mut self,
+        vm: &VmId,
+        task: Option<&TaskId>,
+        deadline: Deadline,
+    ) -> Result<VmReading, BackendError> {
+        let vm_ref = vm_moref(vm);
+        let task_ref = task.map(|t| Moref::new("Task", &t.0));
+        let mut wanted = vec![Wanted {
+            obj: &vm_ref,
+            paths: VM_READING_PATHS,
+        }];
+        if let Some(t) = &task_ref {
+            wanted.push(Wanted {
+                obj: t,
+                paths: &["info.state", "info.error"],
+            });
+        }
+        let objs = match self.client.retrieve(&wanted, deadline) {
+            Ok(o) => o,
+            // vCenter forgets finished tasks after a while: the VM alone,
+            // its state is what counts.
+            Err(Error::Fault(f))
+                if f.kind == FaultKind::ManagedObjectNotFound
+                    && task_ref.is_some()
+                    && f.detail_moref("obj") == task_ref =>
+            {
+                let mut reading = self.read(vm, None, deadline)?;
+                reading.task = Some(TaskState::Gone);
+                return Ok(reading);
+            }
+            Err(e) => return Err(to_backend(e)),
+        };
+        let vm_obj = objs
+            .iter()
+            .find(|o| o.obj.as_ref() == Some(&vm_ref))
+            .ok_or_else(|| {
+                BackendError::Protocol(format!("the server returned no state for {vm}"))
+            })?;
+        let task_state = task_ref.as_ref().map(|t| {
+            objs.iter()
+                .find(|o| o.obj.as_ref() == Some(t))
+                .map(parse::task_state)
+                .unwrap_or(TaskState::Gone)
+        });
+        Ok(parse::vm_reading(vm_obj, task_state))
+    }
+
+    fn read_host(
+        &mut self,
+        host: &HostId,
+        deadline: Deadline,
+    ) -> Result<HostReading, BackendError> {
+        let m = Moref::new("HostSystem", &host.0);
+        let objs = self
+            .client
+            .retrieve(
+                &[Wanted {
+                    obj: &m,
+                    paths: &["name", "runtime.connectionState"],
+                }],
+                deadline,
+            )
+            .map_err(to_backend)?;
+        objs.first()
+            .map(parse::host_reading)
+            .ok_or_else(|| BackendError::NotFound(format!("host {}", host.0)))
+    }
+
+    fn start_power(
+        &mut self,
+        vm: &VmId,
+        op: PowerOp,
+        deadline: Deadline,
+    ) -> Result<Started, BackendError> {
+        self.client
+            .power(&vm_moref(vm), op == PowerOp::On, deadline)
+            .map(|t| Started::Task(TaskId(t.value)))
+            .map_err(to_backend)
+    }
+
+    fn task_state(&mut self, task: &TaskId, deadline: Deadline) -> Result<TaskState, BackendError> {
+        let m = Moref::new("Task", &task.0);
+        match self.client.retrieve(
+            &[Wanted {
+                obj: &m,
+                paths: &["info.state", "info.error"],
+            }],
+            deadline,
+        ) {
+            Ok(objs) => Ok(objs
+                .first()
+                .map(parse::task_state)
+                .unwrap_or(TaskState::Gone)),
+            Err(e) if e.fault_kind() == Some(&FaultKind::ManagedObjectNotFound) => {
+                Ok(TaskState::Gone)
+            }
+            Err(e) => Err(to_backend(e)),
+        }
+    }
+
+    fn answer(
+        &mut self,
+        vm: &VmId,
+        question_id: &str,
+        key: &str,
+        deadline: Deadline,
+    ) -> Result<(), BackendError> {
+        self.client
+            .answer_vm(&vm_moref(vm), question_id, key, deadline)
+            .map_err(to_backend)
+    }
+
+    fn list(&mut self, with_state: bool, deadline: Deadline) -> Result<Vec<Listed>, BackendError> {
+        let container = self.container(deadline)?;
+        let mut paths = vec!["name", "config.instanceUuid", "config.template"];
+        if with_state {
+            paths.extend(["runtime.powerState", "runtime.connectionState"]);
+        }
+        let objs = self
+            .client
+            .list_in_container(&container, "VirtualMachine", &paths, deadline)
+            .map_err(to_backend)?;
+        Ok(objs
+            .iter()
+            .filter_map(|o| {
+                Some(Listed {
+                    id: VmId(o.obj.as_ref()?.value.clone()),
+                    name: o.text("name")?.to_string(),
+                    instance_uuid: o.text("config.instanceUuid").map(str::to_string),
+                    template: o.text("config.template") == Some("true"),
+                    power: o.text("runtime.powerState").map(VmPower::parse),
+                    connection: o.text("runtime.connectionState").map(Connection::parse),
+                })
+            })
+            .collect())
+    }
+
+    /// The path FindByInventoryPath takes (names escaped), walked up from
+    /// the VM through its parents.
+    fn inventory_path(&mut self, vm: &VmId, deadline: Deadline) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut cur = vm_moref(vm);
+        // A cycle or a very deep tree is not a real inventory: stop.
+        for _ in 0..64 {
+            let objs = self
+                .client
+                .retrieve(
+                    &[Wanted {
+                        obj: &cur,
+                        paths: &["name", "parent"],
+                    }],
+                    deadline,
+                )
+                .ok()?;
+            let o = objs.first()?;
+            match o.prop("parent").and_then(Elem::as_moref) {
+                Some(p) => {
+                    parts.push(o.text("name").unwrap_or("?").to_string());
+                    cur = p;
+                }
+                None => break,
+            }
+        }
+        parts.reverse();
+        Some(format!("/{}", parts.join("/")))
+    }
+
+    fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError> {
+        self.client.logout(deadline).map_err(to_backend)
+    }
+}
