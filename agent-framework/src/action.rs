@@ -221,7 +221,8 @@ fn reboot(device: &mut dyn Device, cfg: &Config) -> Result<(), FenceError> {
                         last = None;
                         break;
                     }
-                    Err(e @ FenceError::Usage(_)) => return Err(e),
+                    // Retrying cannot give the device a reset it lacks.
+                    Err(e @ FenceError::Unsupported(_)) => return Err(e),
                     Err(e) => {
                         logging::warning(format!("Power cycle of {plug}, attempt {attempt}: {e}"));
                         last = Some(e);

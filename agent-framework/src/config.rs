@@ -12,7 +12,8 @@ use crate::input::{RawInput, Source};
 use crate::options::{OptionSpec, Required, ValueKind};
 use crate::secret::Secret;
 use crate::timing::{
-    Seconds, Timeouts, DISABLED_LOGIN_CEILING, DISABLED_POWER_CEILING, DISABLED_SHELL_CEILING,
+    Deadline, Seconds, Timeouts, DISABLED_LOGIN_CEILING, DISABLED_POWER_CEILING,
+    DISABLED_SHELL_CEILING,
 };
 
 /// What the agent is asked to do.
@@ -145,7 +146,7 @@ impl Config {
         if let Some(script) = self.password_script.clone() {
             let pw = crate::password_script::run(
                 &script,
-                self.timeouts.shell.max(Duration::from_secs(10)),
+                Deadline::after(self.timeouts.shell.max(PASSWORD_SCRIPT_MINIMUM)),
             )?;
             self.password = Some(pw);
         }
@@ -157,6 +158,10 @@ impl Config {
         self.password = Some(pw);
     }
 }
+
+/// A password script may ask a vault over the network: shell_timeout's
+/// default of 3 s is too short for that.
+const PASSWORD_SCRIPT_MINIMUM: Duration = Duration::from_secs(10);
 
 /// FenceAgentAPI booleans. Unlike fence-agents, `0/no/off/false` mean off
 /// even for flags like `ssl_insecure` (fence-agents takes any value,

@@ -61,6 +61,20 @@ pub enum FenceError {
     #[error("Failed: {0}")]
     Device(String),
 
+    /// The device (or the agent for it) cannot do what was asked: a
+    /// `method=cycle` reboot without a device reset, a helper program too
+    /// old for the job. Not the user's mistake in writing the options, so
+    /// not [`FenceError::Usage`]; fence-agents has no message of its own
+    /// for these.
+    #[error("Failed: {0}")]
+    Unsupported(String),
+
+    /// Something on this node failed, not the device and not the options:
+    /// `password_script` exited with an error or did not finish, a helper
+    /// program could not be started, standard input could not be read.
+    #[error("Failed: {0}")]
+    Local(String),
+
     /// The process was asked to stop (SIGTERM, SIGINT).
     #[error("Failed: interrupted by signal {0}")]
     Interrupted(String),
@@ -87,6 +101,8 @@ impl FenceError {
             FenceError::Usage(_)
             | FenceError::PasswordMissing
             | FenceError::Device(_)
+            | FenceError::Unsupported(_)
+            | FenceError::Local(_)
             | FenceError::Interrupted(_) => None,
         }
     }

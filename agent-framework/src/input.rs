@@ -158,7 +158,7 @@ pub fn read_stdin() -> Result<Vec<u8>, FenceError> {
     std::io::stdin()
         .lock()
         .read_to_end(&mut buf)
-        .map_err(|e| FenceError::usage(format!("Failed: unable to read standard input: {e}")))?;
+        .map_err(|e| FenceError::Local(format!("unable to read standard input: {e}")))?;
     Ok(buf)
 }
 

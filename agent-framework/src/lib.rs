@@ -70,6 +70,7 @@ pub mod secret;
 pub mod signals;
 #[cfg(feature = "ssh")]
 pub mod ssh;
+pub mod subprocess;
 pub mod timing;
 
 pub use agent::{no_extra_validation, AgentSpec, ConnectFn, ManSection, PasswordRule};
