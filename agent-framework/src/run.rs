@@ -19,6 +19,7 @@ use crate::{manpage, metadata, signals};
 /// The agent's `main`: picks the personality by the name the program was
 /// started as (the first is the default), runs it and exits.
 pub fn main(agents: &[&AgentSpec]) -> ! {
+    keep_memory_private();
     signals::install();
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = if args.is_empty() {
@@ -46,6 +47,22 @@ pub fn main(agents: &[&AgentSpec]) -> ! {
         input::read_stdin,
     );
     std::process::exit(code)
+}
+
+/// The process holds the password in memory from the moment it reads its
+/// input. A core dump would write that memory to disk, and a dumpable
+/// process can be read by any process of the same user (ptrace,
+/// /proc/<pid>/mem). So, before any input is read: not dumpable, and no
+/// core file at all. Children (password_script, vmrun) start dumpable
+/// again at exec, as they should: they are other programs.
+fn keep_memory_private() {
+    use nix::sys::resource::{setrlimit, Resource};
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        logging::warning(format!("Unable to make the process non-dumpable: {e}"));
+    }
+    if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
+        logging::warning(format!("Unable to disable core dumps: {e}"));
+    }
 }
 
 fn fail(e: &FenceError) -> i32 {
@@ -143,11 +160,15 @@ pub fn run(
     }
 
     if let Some(path) = cfg.debug_file.clone() {
-        if let Err(e) = logging::open_debug_file(&path) {
-            logging::error(format!("Unable to create file {path}: {e}"));
-            return fail(&FenceError::usage(format!(
-                "Failed: Unable to create file {path}"
-            )));
+        match logging::open_debug_file(&path) {
+            Ok(None) => {}
+            Ok(Some(concern)) => logging::warning(concern),
+            // fence-agents' words, then why.
+            Err(e) => {
+                return fail(&FenceError::usage(format!(
+                    "Failed: Unable to create file {path}: {e}"
+                )))
+            }
         }
     }
     if cfg.timeouts_disabled {

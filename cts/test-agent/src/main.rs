@@ -291,6 +291,20 @@ fn connect(cfg: &Config, _deadline: Deadline) -> Result<Box<dyn Device>, FenceEr
             .collect::<Vec<_>>()
             .join(",")
     ));
+    // What another process on the node could get at: the tests check that
+    // the framework made the process non-dumpable, without core files.
+    // (/proc/self/status has no "Dumpable" line: the kernel answers prctl.)
+    // SAFETY: PR_GET_DUMPABLE takes no pointer and only returns a value.
+    let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+    logging::debug(format!("process dumpable={dumpable}"));
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    for line in limits
+        .lines()
+        .filter(|l| l.starts_with("Max core file size"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        logging::debug(format!("process {}", words.join(" ")));
+    }
     if let Some(pw) = cfg.password() {
         // A careless agent logging its login request: the framework must
         // mask the password wherever it appears.
