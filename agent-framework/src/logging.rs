@@ -87,13 +87,80 @@ pub fn open_syslog(ident: &str) {
     }
 }
 
-pub fn open_debug_file(path: &str) -> std::io::Result<()> {
-    let f = std::fs::OpenOptions::new()
+/// Opens `debug_file` for appending, as fence-agents does, but safely:
+///
+/// - a new file is created 0600: it holds the debug log, which names
+///   hosts, users and VMs (secrets are masked);
+/// - a symbolic link at that path is refused, never followed (O_NOFOLLOW):
+///   agents run as root, and a link planted in a shared directory would
+///   otherwise make root append to any file. Links in the directories
+///   above it are the administrator's and are followed;
+/// - only a regular file is written to: a FIFO could block every log line
+///   (opening one never blocks here, O_NONBLOCK);
+/// - an existing file is appended to and its mode is left alone (the
+///   administrator may have chosen it, for a group of log readers), but
+///   a file other users can read or write, or that another user owns, is
+///   worth a warning, which is returned.
+pub fn open_debug_file(path: &str) -> Result<Option<String>, DebugFileError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)?;
-    sinks().debug_file = Some(f);
-    Ok(())
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => DebugFileError::Symlink,
+            // A FIFO nobody reads, or a device file without its device.
+            Some(libc::ENXIO) => DebugFileError::NotAFile,
+            _ => DebugFileError::Io(e),
+        })?;
+    let meta = file.metadata().map_err(DebugFileError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(DebugFileError::NotAFile);
+    }
+    let mut concerns = Vec::new();
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        concerns.push(format!(
+            "other users may read or write it (mode {mode:04o})"
+        ));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        concerns.push(format!(
+            "it belongs to uid {}, not to this process (uid {me})",
+            meta.uid()
+        ));
+    }
+    sinks().debug_file = Some(file);
+    Ok((!concerns.is_empty()).then(|| {
+        format!(
+            "debug_file {path}: {}; it holds this agent's debug log",
+            concerns.join(", and ")
+        )
+    }))
+}
+
+/// Why `debug_file` was not opened.
+#[derive(Debug)]
+pub enum DebugFileError {
+    Symlink,
+    NotAFile,
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for DebugFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DebugFileError::Symlink => {
+                f.write_str("it is a symbolic link, which debug_file never follows")
+            }
+            DebugFileError::NotAFile => f.write_str("it is not a regular file"),
+            DebugFileError::Io(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 pub fn enabled(level: Level) -> bool {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cts::support::{assert_valid_metadata, bin, AgentRun, Outcome, TempDir};
+use cts::support::{assert_group_gone, assert_valid_metadata, bin, AgentRun, Outcome, TempDir};
 
 // ---------------------------------------------------------------- helpers
 
@@ -458,6 +458,97 @@ fn password_script_first_line_never_shown() {
         o.stderr
     );
     assert_no_device_contact(&dev2);
+}
+
+/// password_script runs bounded in its own process group: a child it
+/// leaves behind holding stdout does not hold the agent and does not
+/// survive it; a script that never exits is stopped with everything it
+/// started; a flood is cut; bytes that are not UTF-8 are refused.
+#[test]
+fn password_script_is_bounded_and_leaves_nothing_running() {
+    let dev = Dev::new("pwscript-bounded");
+    dev.plug("vm1", "on");
+    std::fs::write(dev.path().join("login.password"), "pw").unwrap();
+    let pid_file = dev.path().join("script-pid");
+    let group = || -> i32 {
+        std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\npassword_script=echo $$ > {}; sleep 40 & echo pw\n",
+        pid_file.display()
+    ));
+    o.assert_code(0).assert_stdout_has("Status: ON");
+    assert!(o.elapsed < Duration::from_secs(3), "{:?}", o.elapsed);
+    assert_group_gone(group());
+
+    // Never exits: stopped at its bound (shell_timeout, at least 10 s).
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\npassword_script=echo $$ > {}; sleep 60 & sleep 60\n",
+        pid_file.display()
+    ));
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script did not finish within 10 seconds"
+    );
+    assert!(
+        o.elapsed >= Duration::from_secs(10) && o.elapsed < Duration::from_secs(13),
+        "{:?}",
+        o.elapsed
+    );
+    assert_group_gone(group());
+
+    let o = dev.stdin("action=status\nplug=vm1\npassword_script=yes pw\n");
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script printed more than 65536 bytes and was stopped"
+    );
+    let o = dev.stdin("action=status\nplug=vm1\npassword_script=printf 'p\\377w\\n'\n");
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script printed a password that is not valid UTF-8"
+    );
+    // What the script says on stderr is logged, in the log's own shape.
+    let o = dev.stdin("action=status\nplug=vm1\npassword_script=echo vault is down >&2; exit 4\n");
+    o.assert_code(1);
+    assert_eq!(lines_at(&o, "WARNING"), ["password_script: vault is down"]);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script exited with status 4"
+    );
+    assert_eq!(
+        dev.call_names().iter().filter(|c| *c == "connect").count(),
+        1,
+        "only the run with a password reached the device"
+    );
+}
+
+/// The password is in the agent's memory: no other process of the same
+/// user may read it (ptrace, /proc/<pid>/mem) and no core file may hold
+/// it. The test agent reports what the kernel says about itself.
+#[test]
+fn the_process_is_not_dumpable_and_writes_no_core() {
+    let dev = Dev::new("dumpable");
+    dev.plug("vm1", "on");
+    let o = dev.stdin("action=status\nplug=vm1\nverbose=1\n");
+    o.assert_code(0);
+    let debug = lines_at(&o, "DEBUG");
+    assert!(
+        debug.contains(&"process dumpable=0".to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        debug.contains(&"process Max core file size 0 0 bytes".to_string()),
+        "{}",
+        o.stderr
+    );
 }
 
 // ------------------------------------------------------------- validation
@@ -1425,6 +1516,100 @@ fn logging_format_levels_quiet_and_debug_file() {
     assert!(o
         .stderr
         .contains("Failed: Unable to create file /nonexistent/dir/x.log"));
+}
+
+/// debug_file is created 0600, a symbolic link there is refused (agents
+/// run as root: a planted link would make root append to any file), and
+/// an existing file keeps its mode but is warned about when others can
+/// read it.
+#[test]
+fn debug_file_is_private_and_never_follows_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let dev = Dev::new("debug-file");
+    dev.plug("vm1", "on");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let new = dev.path().join("new.log");
+    dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        new.display()
+    ))
+    .assert_code(0);
+    assert_eq!(mode(&new), 0o600);
+
+    // A link, dangling or not: refused in one line, nothing written.
+    let target = dev.path().join("target");
+    std::fs::write(&target, "keep\n").unwrap();
+    let link = dev.path().join("link.log");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let dangling = dev.path().join("dangling.log");
+    std::os::unix::fs::symlink(dev.path().join("nothing-here"), &dangling).unwrap();
+    dev.reset_calls();
+    for l in [&link, &dangling] {
+        let o = dev.stdin(&format!(
+            "action=off\nplug=vm1\ndebug_file={}\n",
+            l.display()
+        ));
+        o.assert_code(1);
+        assert_eq!(
+            lines_at(&o, "ERROR"),
+            [format!(
+                "Failed: Unable to create file {}: it is a symbolic link, which debug_file never follows",
+                l.display()
+            )]
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+    assert!(!dev.path().join("nothing-here").exists());
+    assert_no_device_contact(&dev);
+
+    // A FIFO would block every line: refused at once.
+    let fifo = dev.path().join("fifo.log");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        fifo.display()
+    ));
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        format!(
+            "Failed: Unable to create file {}: it is not a regular file",
+            fifo.display()
+        )
+    );
+
+    // An existing readable file: appended to, mode kept, a warning.
+    let shared = dev.path().join("shared.log");
+    std::fs::write(&shared, "earlier line\n").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        shared.display()
+    ));
+    o.assert_code(0);
+    assert_eq!(
+        lines_at(&o, "WARNING"),
+        [format!(
+            "debug_file {}: other users may read or write it (mode 0644); it holds this agent's debug log",
+            shared.display()
+        )]
+    );
+    assert_eq!(mode(&shared), 0o644);
+    let text = std::fs::read_to_string(&shared).unwrap();
+    assert!(text.starts_with("earlier line\n"), "{text}");
+    assert!(text.contains("DEBUG: Plug vm1 is ON"), "{text}");
+    // A private existing file: no warning.
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        shared.display()
+    ));
+    o.assert_code(0);
+    assert_eq!(o.stderr, "");
 }
 
 #[test]
