@@ -551,6 +551,49 @@ fn the_process_is_not_dumpable_and_writes_no_core() {
     );
 }
 
+/// A device that echoes the password back puts it in the -vvv output and
+/// the debug file in its own encoding: the test agent logs it XML-escaped
+/// (a SOAP fault), URL-encoded and JSON-escaped. None of those forms, nor
+/// the raw one, may reach stderr or the debug file.
+#[test]
+fn an_echoed_password_is_masked_in_every_encoding() {
+    let dev = Dev::new("echo-encodings");
+    dev.plug("vm1", "on");
+    let password = "p&ss <w>\"rd\" it's/é\\";
+    let forms = [
+        password,
+        "p&amp;ss &lt;w&gt;&quot;rd&quot; it&apos;s/&#233;\\",
+        "p%26ss+%3Cw%3E%22rd%22+it%27s%2F%C3%A9%5C",
+        "p&ss <w>\\\"rd\\\" it's\\/\\u00e9\\\\",
+    ];
+    let debug_file = dev.path().join("debug.log");
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\nverbose=3\npassword={password}\ndebug_file={}\n",
+        debug_file.display()
+    ));
+    o.assert_code(0);
+    let file = std::fs::read_to_string(&debug_file).unwrap();
+    for form in forms {
+        o.assert_nothing_contains(form);
+        assert!(!file.contains(form), "{form:?} in the debug file:\n{file}");
+    }
+    for (what, line) in [
+        (
+            "SOAP fault",
+            "device traffic: <faultstring>InvalidLogin: ****</faultstring>",
+        ),
+        ("URL", "device traffic: GET /session?password=****"),
+        ("JSON", "device traffic: {\"password\":\"****\"}"),
+    ] {
+        assert!(
+            lines_at(&o, "DEBUG").contains(&line.to_string()),
+            "{what}: {}",
+            o.stderr
+        );
+        assert!(file.contains(line), "{what}: {file}");
+    }
+}
+
 // ------------------------------------------------------------- validation
 
 #[test]

@@ -309,6 +309,22 @@ fn connect(cfg: &Config, _deadline: Deadline) -> Result<Box<dyn Device>, FenceEr
         // A careless agent logging its login request: the framework must
         // mask the password wherever it appears.
         logging::trace(format!("device traffic: login password={}", pw.expose()));
+        // A device that echoes the password back in its own encoding (a
+        // SOAP fault, a URL, a JSON body): the framework must mask those
+        // too.
+        let p = pw.expose();
+        logging::trace(format!(
+            "device traffic: <faultstring>InvalidLogin: {}</faultstring>",
+            xml_escaped(p)
+        ));
+        logging::trace(format!(
+            "device traffic: GET /session?password={}",
+            url_encoded(p)
+        ));
+        logging::trace(format!(
+            "device traffic: {{\"password\":\"{}\"}}",
+            json_escaped(p)
+        ));
     }
     if !dir.is_dir() {
         return Err(FenceError::LoginDenied(format!(
@@ -328,6 +344,48 @@ fn connect(cfg: &Config, _deadline: Deadline) -> Result<Box<dyn Device>, FenceEr
     let cleanup_dir = dir.clone();
     signals::on_interrupt(move || log_call(&cleanup_dir, "cleanup"));
     Ok(Box::new(StateDir { dir }))
+}
+
+fn xml_escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c if !c.is_ascii() => format!("&#{};", u32::from(c)),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b' ' => "+".to_string(),
+            b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => char::from(b).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn json_escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => "\\\"".to_string(),
+            '\\' => "\\\\".to_string(),
+            '/' => "\\/".to_string(),
+            c if !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                c.encode_utf16(&mut units)
+                    .iter()
+                    .map(|u| format!("\\u{u:04x}"))
+                    .collect()
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn main() {
