@@ -325,15 +325,31 @@ fn argv_getopt_forms() {
         first_error(&o),
         "Parse error: option --bogus not recognized"
     );
-    // fence-agents words it the same.
+    // fence-agents (Python's getopt) words them the same.
     if Path::new("/usr/sbin/fence_vmware_soap").exists() {
-        let py = AgentRun::new("/usr/sbin/fence_vmware_soap")
-            .args(["-o", "status", "--bogus"])
-            .run();
-        assert_eq!(py.code, 1);
-        assert!(py
-            .stderr
-            .contains("Parse error: option --bogus not recognized"));
+        for (args, message) in [
+            (
+                &["-o", "status", "--bogus"][..],
+                "Parse error: option --bogus not recognized",
+            ),
+            (
+                &["-n", "vm1", "-o"],
+                "Parse error: option -o requires argument",
+            ),
+            (
+                &["-o", "status", "--ssl-insecure=1"],
+                "Parse error: option --ssl-insecure must not have an argument",
+            ),
+        ] {
+            let py = AgentRun::new("/usr/sbin/fence_vmware_soap")
+                .args(args)
+                .run();
+            assert_eq!(py.code, 1);
+            assert!(py.stderr.contains(message), "{args:?}: {}", py.stderr);
+            let ours = dev.argv(args);
+            ours.assert_code(1);
+            assert_eq!(first_error(&ours), message, "{args:?}");
+        }
     }
     let o = dev.argv(&["-n", "vm1", "-o"]);
     o.assert_code(1);
