@@ -455,7 +455,7 @@ mod tests {
         assert_eq!(r.get("action"), Some("off"));
     }
 
-    /// Every form, as (argv, the values it gives, the words left over).
+    /// Every form argv may take.
     #[test]
     fn argv_forms_table() {
         let set = OptionSet::pick(&[
@@ -468,7 +468,9 @@ mod tests {
             "inet4_only",
         ])
         .with_action_flag("man", "manpage");
-        let cases: &[(&[&str], &[(&str, &str)], &[&str])] = &[
+        /// argv, the values it gives, the words left over.
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: &[Case] = &[
             (&["-o", "status"], &[("action", "status")], &[]),
             (&["-ostatus"], &[("action", "status")], &[]),
             (&["-o=status"], &[("action", "status")], &[]),
