@@ -132,8 +132,6 @@ impl FenceError {
     }
 }
 
-pub type Result<T, E = FenceError> = std::result::Result<T, E>;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,8 @@
 //! stderr lines look like `2024-01-31 12:00:00,123 ERROR: message`; `quiet`
 //! silences stderr only. Syslog gets the agent's name as ident and the
 //! daemon facility. The debug file gets everything at debug level. Every
-//! line, on every sink, passes through [`crate::secret::mask`] first.
+//! line, on every sink, has every registered secret masked first, in
+//! every encoding it can take (see [`crate::Secret`]).
 
 use std::fs::File;
 use std::io::Write;

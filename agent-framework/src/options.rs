@@ -362,9 +362,9 @@ pub struct OptionSet {
 }
 
 impl OptionSet {
-    /// The options named in `names` plus [`ALWAYS`]. Panics on a name the
-    /// catalogue lacks: that is a programming error in an agent's
-    /// declaration, caught by its first test.
+    /// The options named in `names` plus those every agent has. Panics on
+    /// a name the catalogue lacks: that is a programming error in an
+    /// agent's declaration, caught by its first test.
     pub fn pick(names: &[&str]) -> OptionSet {
         let all = catalogue();
         let mut specs = Vec::new();

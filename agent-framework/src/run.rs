@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use crate::action;
 use crate::agent::AgentSpec;
-use crate::config::{self, Action, Environment};
+use crate::config::{self, Action};
 use crate::error::{exit_code, FenceError};
 use crate::input::{self, RawInput};
 use crate::logging;
 use crate::timing::Deadline;
+use crate::validate::{self, Environment};
 use crate::{manpage, metadata, signals};
 
 /// The agent's `main`: picks the personality by the name the program was
@@ -140,7 +141,7 @@ pub fn run(
     if raw.get("version").and_then(config::parse_bool) == Some(true) {
         return write(out, &format!("{}\n", env!("CARGO_PKG_VERSION")));
     }
-    match config::action_of(&raw, agent) {
+    match validate::action_of(&raw, agent) {
         Ok(Action::Metadata) => return write(out, &metadata::render(agent)),
         Ok(Action::Manpage) => return write(out, &manpage::render(agent)),
         Ok(_) => {}
@@ -149,8 +150,10 @@ pub fn run(
 
     // Syslog from here on, so that a refused configuration is in the
     // system log too, where the administrator of a cluster looks first.
-    logging::open_syslog(agent.name);
-    let mut cfg = match config::validate(&raw, agent, env) {
+    if env.syslog {
+        logging::open_syslog(agent.name);
+    }
+    let mut cfg = match validate::validate(&raw, agent, env) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
