@@ -87,6 +87,8 @@ pub mod signals;
 #[cfg(feature = "ssh")]
 pub mod ssh;
 pub mod subprocess;
+#[cfg(test)]
+mod testing;
 mod timing;
 mod validate;
 

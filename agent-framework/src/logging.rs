@@ -58,7 +58,7 @@ fn sinks() -> std::sync::MutexGuard<'static, Sinks> {
 
 /// Verbosity from `verbose_level`: 0 warnings and errors, 1 and 2 also
 /// info and debug, 3 and more also protocol traffic.
-pub fn set_verbose_level(level: u32) {
+pub(crate) fn set_verbose_level(level: u32) {
     let mut s = sinks();
     s.threshold = match level {
         0 => Level::Warning,
@@ -70,13 +70,13 @@ pub fn set_verbose_level(level: u32) {
     }
 }
 
-pub fn set_quiet(quiet: bool) {
+pub(crate) fn set_quiet(quiet: bool) {
     sinks().stderr = !quiet;
 }
 
 /// Start logging to syslog; failure (no /dev/log in a container) is not an
 /// error for a fence agent, it only loses that sink.
-pub fn open_syslog(ident: &str) {
+pub(crate) fn open_syslog(ident: &str) {
     let formatter = syslog::Formatter3164 {
         facility: syslog::Facility::LOG_DAEMON,
         hostname: None,
@@ -102,7 +102,7 @@ pub fn open_syslog(ident: &str) {
 ///   administrator may have chosen it, for a group of log readers), but
 ///   a file other users can read or write, or that another user owns, is
 ///   worth a warning, which is returned.
-pub fn open_debug_file(path: &str) -> Result<Option<String>, DebugFileError> {
+pub(crate) fn open_debug_file(path: &str) -> Result<Option<String>, DebugFileError> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -146,7 +146,7 @@ pub fn open_debug_file(path: &str) -> Result<Option<String>, DebugFileError> {
 
 /// Why `debug_file` was not opened.
 #[derive(Debug)]
-pub enum DebugFileError {
+pub(crate) enum DebugFileError {
     Symlink,
     NotAFile,
     Io(std::io::Error),
@@ -172,6 +172,10 @@ pub fn enabled(level: Level) -> bool {
 /// Write one message (possibly several lines) at `level`.
 pub fn log(level: Level, message: &str) {
     let masked = crate::secret::mask(message);
+    #[cfg(test)]
+    if capture::record(level, &masked) {
+        return;
+    }
     let mut s = sinks();
     let stamp = timestamp();
     for line in masked.lines() {
@@ -262,6 +266,39 @@ fn timestamp() -> String {
         tm.tm_sec,
         millis
     )
+}
+
+/// In-process tests read what a run logged on their own thread, every
+/// level, masked as every sink gets it (the sinks themselves are the
+/// process's, shared by the tests running in parallel).
+#[cfg(test)]
+pub(crate) mod capture {
+    use super::Level;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static LINES: RefCell<Option<Vec<(Level, String)>>> = const { RefCell::new(None) };
+    }
+
+    /// Keeps the lines if this thread captures; says whether it did (the
+    /// sinks are then left alone).
+    pub(crate) fn record(level: Level, masked: &str) -> bool {
+        LINES.with(|l| match l.borrow_mut().as_mut() {
+            Some(lines) => {
+                lines.extend(masked.lines().map(|line| (level, line.to_string())));
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Runs `f`, returning what it logged on this thread.
+    pub(crate) fn logged<R>(f: impl FnOnce() -> R) -> (R, Vec<(Level, String)>) {
+        LINES.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        let result = f();
+        let lines = LINES.with(|l| l.borrow_mut().take()).unwrap_or_default();
+        (result, lines)
+    }
 }
 
 #[cfg(test)]
