@@ -427,7 +427,11 @@ mod tests {
             },
         )]);
         let d = act(&b, "action=status\nplug=vm1\n", 300);
-        assert!(d.error().is_timeout(), "{:?}", d.result);
+        assert!(
+            matches!(d.error(), FenceError::TimedOut(_)),
+            "{:?}",
+            d.result
+        );
         assert_eq!(d.error().to_string(), "Connection timed out");
         assert!(d.took < MS * 400, "bounded by shell_timeout: {:?}", d.took);
     }

@@ -124,12 +124,6 @@ impl FenceError {
     pub fn usage(message: impl Into<String>) -> Self {
         FenceError::Usage(message.into())
     }
-
-    /// True for the failures that mean "the device did not answer in time";
-    /// used to decide whether a failed power command is retried.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, FenceError::TimedOut(_))
-    }
 }
 
 #[cfg(test)]
@@ -158,5 +152,23 @@ mod tests {
             .to_string()
             .contains("Timed out waiting to power OFF"));
         assert_eq!(FenceError::TimedOut(String::new()).message_lines().len(), 1);
+    }
+
+    /// What the device cannot do and what failed on this node are not the
+    /// user's mistake; they still read and exit as fence-agents' failures.
+    #[test]
+    fn unsupported_and_local_failures() {
+        let e = FenceError::Unsupported("method=cycle is not supported by this agent".into());
+        assert_eq!(
+            e.message_lines(),
+            ["Failed: method=cycle is not supported by this agent"]
+        );
+        assert_eq!(e.exit_code(), exit_code::FAILURE);
+        let e = FenceError::Local("password_script exited with status 3".into());
+        assert_eq!(
+            e.message_lines(),
+            ["Failed: password_script exited with status 3"]
+        );
+        assert_eq!(e.exit_code(), exit_code::FAILURE);
     }
 }

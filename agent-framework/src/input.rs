@@ -2,7 +2,7 @@
 //! `key=value` lines (FenceAgentAPI, what Pacemaker and cman's fenced send).
 //!
 //! This stage only collects text per canonical option name; checking the
-//! values is [`crate::config`]'s job, so that both sources are validated
+//! values is [`crate::validate`]'s job, so that both sources are validated
 //! by one code path.
 //!
 //! argv is read by a small getopt of our own over the option registry, not

@@ -477,11 +477,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalogue_short_forms_are_unique_per_agent_family() {
-        // fence-agents reuses -s and -d across unrelated agents; within
-        // one agent a short form must be unique, which pick() of the
-        // VMware families guarantees. Check the full catalogue minus the
-        // known pairs that never meet in one agent.
+    fn catalogue_short_forms_are_unique() {
+        // fence-agents reuses some short forms across unrelated agents;
+        // within one agent a short form must be unique. This catalogue
+        // holds only the VMware agents' options, so it can be unique as a
+        // whole, and any pick of it is.
         let all = catalogue();
         let mut seen = std::collections::HashMap::new();
         for s in &all {
