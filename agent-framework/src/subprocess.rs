@@ -17,11 +17,16 @@
 //! A descendant that leaves the group (`setsid`) escapes the signals; the
 //! agent then stops reading its pipes [`DRAIN`] after the command exited.
 //! Linux only: the group's members are found in /proc.
+//!
+//! If the agent itself is stopped (SIGTERM, SIGINT) while a command runs,
+//! [`crate::signals`] kills the command's group before the process exits:
+//! nothing the agent started outlives it.
 
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -91,6 +96,7 @@ pub fn run(
     let mut child = command.spawn().map_err(ChildError::Spawn)?;
     // The child is the leader of a new group whose id is its pid.
     let group = Pid::from_raw(child.id() as i32);
+    let _running = Running::register(group);
     let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take(), max_output);
     let mut exited_at: Option<Instant> = None;
     loop {
@@ -129,6 +135,42 @@ pub fn run(
         stdout,
         stderr,
     })
+}
+
+/// The groups of the commands running now, for [`kill_running`].
+static RUNNING: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+
+/// A group in [`RUNNING`] for as long as this lives: until `run` returns,
+/// its leader reaped or given up on.
+struct Running(Pid);
+
+impl Running {
+    fn register(group: Pid) -> Running {
+        running().push(group);
+        Running(group)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        running().retain(|g| *g != self.0);
+    }
+}
+
+fn running() -> std::sync::MutexGuard<'static, Vec<Pid>> {
+    match RUNNING.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// SIGKILL to the group of every command running now. For the signal
+/// handler, just before the process exits: there is no time for a grace,
+/// and a leader not yet reaped keeps its group's id from being reused.
+pub(crate) fn kill_running() {
+    for group in running().iter() {
+        let _ = killpg(*group, Signal::SIGKILL);
+    }
 }
 
 /// "exited with status 3", "was killed by signal 9": how a command ended,

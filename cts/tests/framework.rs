@@ -1264,6 +1264,33 @@ fn sigint_and_sigterm_during_the_delay_exit_1_before_connecting() {
     }
 }
 
+/// An agent stopped while its password_script runs takes the script's
+/// whole process group with it.
+#[test]
+fn sigterm_during_password_script_stops_the_script_too() {
+    let dev = Dev::new("sigterm-script");
+    dev.plug("vm1", "on");
+    let pid_file = dev.path().join("script-pid");
+    let (code, stderr, took) = interrupt(
+        &dev,
+        &format!(
+            "action=status\nplug=vm1\npassword_script=echo $$ > {}; sleep 60 & sleep 60\n",
+            pid_file.display()
+        ),
+        |_| pid_file.exists(),
+        "-TERM",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let group: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_group_gone(group);
+    assert!(dev.calls().is_empty(), "{:?}", dev.call_names());
+}
+
 // ---------------------------------------------------------------- logging
 
 #[test]
