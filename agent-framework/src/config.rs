@@ -9,7 +9,7 @@ use crate::device::Plug;
 use crate::error::FenceError;
 use crate::input::Source;
 use crate::secret::Secret;
-use crate::timing::{Deadline, Seconds, Timeouts};
+use crate::timing::{Seconds, Timeouts};
 
 /// What the agent is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +141,7 @@ impl Config {
         if let Some(script) = self.password_script.clone() {
             let pw = crate::password_script::run(
                 &script,
-                Deadline::after(self.timeouts.shell.max(PASSWORD_SCRIPT_MINIMUM)),
+                self.timeouts.shell.max(PASSWORD_SCRIPT_MINIMUM),
             )?;
             self.password = Some(pw);
         }

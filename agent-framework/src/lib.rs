@@ -11,9 +11,10 @@
 //! # The contract
 //!
 //! What an agent may use is what this page lists: the types and functions
-//! re-exported here, and four modules used as families of functions:
+//! re-exported here, and the modules used as families of functions:
 //! [`run`] (the agent's `main`), [`logging`], [`signals`] (cleanup on
-//! SIGTERM/SIGINT) and [`subprocess`] (helper programs with a deadline);
+//! SIGTERM/SIGINT), [`subprocess`] (helper programs with a deadline),
+//! [`password_script`], [`secret`] (the masking of secrets in any text);
 //! with the `ssh` feature also `ssh`. Everything else (parsing,
 //! validation, the actions, metadata and man page generation) is private
 //! and may change.
@@ -80,9 +81,9 @@ pub mod logging;
 mod manpage;
 mod metadata;
 mod options;
-mod password_script;
+pub mod password_script;
 pub mod run;
-mod secret;
+pub mod secret;
 pub mod signals;
 #[cfg(feature = "ssh")]
 pub mod ssh;

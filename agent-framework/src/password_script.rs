@@ -11,6 +11,7 @@
 //! takes the first line exactly, so that a password may end in a blank.
 
 use std::process::Command;
+use std::time::Duration;
 
 use crate::error::FenceError;
 use crate::logging;
@@ -24,15 +25,17 @@ pub const MAX_OUTPUT: usize = 64 * 1024;
 /// The script's stderr lines shown in the log, at most.
 const STDERR_LINES: usize = 20;
 
-pub fn run(script: &str, deadline: Deadline) -> Result<Secret, FenceError> {
+/// Runs `script` and returns the first line it prints, as a registered
+/// [`Secret`]. The script, and anything it started, is stopped when
+/// `timeout` has passed.
+pub fn run(script: &str, timeout: Duration) -> Result<Secret, FenceError> {
     let mut command = Command::new("/bin/sh");
     command.arg("-c").arg(script);
-    let bound = deadline.remaining();
-    let finished = subprocess::run(command, deadline, MAX_OUTPUT).map_err(|e| {
+    let finished = subprocess::run(command, Deadline::after(timeout), MAX_OUTPUT).map_err(|e| {
         FenceError::Local(match e {
             ChildError::TimedOut => format!(
                 "password_script did not finish within {} seconds",
-                bound.as_secs_f64().ceil()
+                timeout.as_secs_f64().ceil()
             ),
             other => format!("password_script {other}"),
         })
@@ -70,10 +73,10 @@ pub fn run(script: &str, deadline: Deadline) -> Result<Secret, FenceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
-    fn secs(n: u64) -> Deadline {
-        Deadline::after(Duration::from_secs(n))
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
     }
 
     #[test]
@@ -116,7 +119,7 @@ mod tests {
     #[test]
     fn a_script_that_never_exits_is_stopped_at_the_deadline() {
         let started = Instant::now();
-        let e = run("sleep 30", Deadline::after(Duration::from_millis(300))).unwrap_err();
+        let e = run("sleep 30", Duration::from_millis(300)).unwrap_err();
         assert!(matches!(e, FenceError::Local(_)), "{e:?}");
         assert!(e.to_string().contains("did not finish within"), "{e}");
         assert!(
