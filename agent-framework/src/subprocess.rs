@@ -372,6 +372,14 @@ mod tests {
         }
     }
 
+    /// A fresh directory for one test's files.
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("fw-subprocess-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     fn pid_in(out: &[u8]) -> i32 {
         String::from_utf8_lossy(out)
             .lines()
@@ -410,8 +418,7 @@ mod tests {
 
     #[test]
     fn a_command_that_never_exits_is_stopped_at_the_deadline() {
-        let dir = std::env::temp_dir().join(format!("fw-subprocess-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("never-exits");
         let pidfile = dir.join("pid");
         let script = format!(
             "echo $$ > {p}; sleep 40 & while :; do sleep 1; done",
@@ -443,8 +450,7 @@ mod tests {
     /// A group member that ignores SIGTERM is killed after the grace.
     #[test]
     fn sigterm_first_then_sigkill() {
-        let dir = std::env::temp_dir().join(format!("fw-subprocess-term-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("term");
         let note = dir.join("note");
         let script = format!(
             "echo $$ > {n}; trap 'echo TERM >> {n}' TERM; while :; do sleep 0.05; done",

@@ -264,7 +264,9 @@ pub fn assert_valid_metadata(xml: &str, what: &str) {
 
 /// The processes of process group `group` that are still alive (not
 /// zombies), from /proc: what a test checks to prove that an agent left
-/// nothing of a helper command running.
+/// nothing of a helper command running. Written apart from
+/// agent-framework's own on purpose: the check must not share the code it
+/// checks.
 pub fn live_processes_in_group(group: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();

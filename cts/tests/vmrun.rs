@@ -1,8 +1,9 @@
 //! fence_vmware's vmrun mode (vmware_type=server1/server2) against the fake
-//! vmrun in cts/vmrun (VMware's vmrun cannot be installed here): what the
-//! agent may claim about a VM vmrun does not list, the password that vmrun
-//! can only take on its command line, and the bounds on a vmrun that
-//! hangs, floods or leaves a child holding its output.
+//! vmrun in cts/vmrun (VMware's vmrun cannot be installed here): the
+//! command lines fence-agents runs, what the agent may claim about a VM
+//! vmrun does not list, the password that vmrun can only take on its
+//! command line, and the bounds on a vmrun that hangs, floods or leaves a
+//! child holding its output.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,20 +65,16 @@ impl FakeVmrun {
     }
 
     fn agent(&self, kind: &str, password: &str, more: &[&str]) -> AgentRun {
+        self.agent_at("esx1.example.test", kind, password, more)
+    }
+
+    /// fence_vmware in vmrun mode, with the fake as `exec`.
+    fn agent_at(&self, ip: &str, kind: &str, password: &str, more: &[&str]) -> AgentRun {
         let exe = repo_root().join("cts/vmrun/vmrun");
-        let mut args: Vec<String> = [
-            "-a",
-            "esx1.example.test",
-            "-l",
-            USER,
-            "-p",
-            password,
-            "-d",
-            kind,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> = ["-a", ip, "-l", USER, "-p", password, "-d", kind]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         args.push(format!("--exec={}", exe.display()));
         args.extend(more.iter().map(|s| s.to_string()));
         let mut run = AgentRun::new(fence_vmware())
@@ -107,6 +104,122 @@ fn first_error(o: &Outcome) -> String {
 }
 
 const STATUS_FAILED: &str = "Failed: Unable to obtain correct plug status or plug is not available";
+
+/// server2, fence-agents' command lines: list, listRegisteredVM, start,
+/// stop hard, after the version banner.
+#[test]
+fn server2_does_what_fence_agents_does() {
+    let f = FakeVmrun::new("server2");
+    f.run("server2", &["-o", "list-status"])
+        .assert_code(0)
+        .assert_stdout_has(&format!("{VMX_RUNNING},,ON\n{VMX_OFF},,OFF\n"));
+    f.run("server2", &["-o", "status", "-n", VMX_OFF])
+        .assert_code(2)
+        .assert_stdout_has("Status: OFF");
+    f.run("server2", &["-o", "on", "-n", VMX_OFF])
+        .assert_code(0);
+    assert!(f.running().contains(&VMX_OFF.to_string()));
+    f.run("server2", &["-o", "off", "-n", VMX_RUNNING])
+        .assert_code(0);
+    assert!(!f.running().contains(&VMX_RUNNING.to_string()));
+    f.run("server2", &["-o", "reboot", "-n", VMX_OFF])
+        .assert_code(0)
+        .assert_stdout_has("Success: Rebooted");
+    let calls = f.calls();
+    assert!(
+        calls.contains(&format!(
+            "-h | https://esx1.example.test/sdk | -u | {USER} | -p | {PASSWORD} | -T | server | stop | {VMX_RUNNING} | hard"
+        )),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.ends_with(&format!("| -T | server | start | {VMX_OFF}"))),
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.ends_with("| listRegisteredVM")),
+        "{calls:?}"
+    );
+    // The version banner was checked (a bare call).
+    assert!(calls.iter().any(String::is_empty), "{calls:?}");
+}
+
+/// server1 with a port: `-h HOST ... -T server1 -P PORT`.
+#[test]
+fn server1_takes_the_port_from_ip() {
+    let f = FakeVmrun::new("server1-port");
+    f.agent_at(
+        "esx1.example.test:9002",
+        "server1",
+        PASSWORD,
+        &["-o", "status", "-n", VMX_RUNNING],
+    )
+    .run()
+    .assert_code(0)
+    .assert_stdout_has("Status: ON");
+    assert!(
+        f.calls().contains(&format!(
+            "-h | esx1.example.test | -u | {USER} | -p | {PASSWORD} | -T | server1 | -P | 9002 | list"
+        )),
+        "{:?}",
+        f.calls()
+    );
+}
+
+#[test]
+fn vmrun_failures() {
+    // Too old a vmrun: the device cannot do this.
+    let f = FakeVmrun::new("old").env("FAKE_VMRUN_VERSION", "1.0.7");
+    let o = f.run("server2", &["-o", "status", "-n", VMX_RUNNING]);
+    o.assert_code(1);
+    assert!(
+        first_error(&o).starts_with(
+            "Failed: Unsupported version of vmrun command! You must use at least version 2!"
+        ),
+        "{}",
+        o.stderr
+    );
+    // A wrong password: vmrun's error is reported, the password is not,
+    // and nothing is powered.
+    let f = FakeVmrun::new("wrong-password");
+    let o = f
+        .agent(
+            "server2",
+            "not it",
+            &["-o", "off", "-n", VMX_RUNNING, "-vvv"],
+        )
+        .run();
+    o.assert_code(1)
+        .assert_stderr_has("user name and/or password is incorrect")
+        .assert_nothing_contains("not it");
+    assert!(f.running().contains(&VMX_RUNNING.to_string()));
+    // No vmrun at all: a failure of this node.
+    let o = AgentRun::new(fence_vmware())
+        .args([
+            "-a",
+            "h",
+            "-l",
+            USER,
+            "-p",
+            PASSWORD,
+            "-d",
+            "server2",
+            "--exec=/nonexistent/vmrun",
+            "-o",
+            "status",
+            "-n",
+            VMX_RUNNING,
+        ])
+        .run();
+    o.assert_code(1);
+    assert!(
+        first_error(&o).starts_with("Failed: Cannot run command /nonexistent/vmrun: "),
+        "{}",
+        o.stderr
+    );
+}
 
 /// server1's vmrun lists running VMs only. fence-agents calls every plug
 /// it does not list off, so a mistyped plug is "Success: Already OFF"
