@@ -271,7 +271,8 @@ pub fn catalogue() -> Vec<OptionSpec> {
             .deprecated("debug")
             .short('D')
             .placeholder("[debugfile]")
-            .desc("Write debug information to given file"),
+            .desc("Write debug information to given file")
+            .longdesc("A new file is created readable by its owner only (mode 0600). An existing file is appended to and keeps its mode; the agent warns when other users can read it or another user owns it. A symbolic link at that path, or anything but a regular file, is refused: the agent usually runs as root, and would otherwise append to whatever the link points at."),
         OptionSpec::new("version", "version", Boolean, 54)
             .short('V')
             .desc("Display version information and exit"),
