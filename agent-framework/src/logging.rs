@@ -171,11 +171,16 @@ pub fn enabled(level: Level) -> bool {
 
 /// Write one message (possibly several lines) at `level`.
 pub fn log(level: Level, message: &str) {
-    let masked = crate::secret::mask(message);
     #[cfg(test)]
-    if capture::record(level, &masked) {
+    if capture::record(level, message) {
         return;
     }
+    // Masking costs time in proportion to the message (a whole vmrun
+    // output at debug level): not for a message no sink takes.
+    if !enabled(level) {
+        return;
+    }
+    let masked = crate::secret::mask(message);
     let mut s = sinks();
     let stamp = timestamp();
     for line in masked.lines() {
@@ -280,11 +285,12 @@ pub(crate) mod capture {
         static LINES: RefCell<Option<Vec<(Level, String)>>> = const { RefCell::new(None) };
     }
 
-    /// Keeps the lines if this thread captures; says whether it did (the
-    /// sinks are then left alone).
-    pub(crate) fn record(level: Level, masked: &str) -> bool {
+    /// Keeps the lines, masked, if this thread captures; says whether it
+    /// did (the sinks are then left alone).
+    pub(crate) fn record(level: Level, message: &str) -> bool {
         LINES.with(|l| match l.borrow_mut().as_mut() {
             Some(lines) => {
+                let masked = crate::secret::mask(message);
                 lines.extend(masked.lines().map(|line| (level, line.to_string())));
                 true
             }
