@@ -39,7 +39,7 @@
 //! and such a password protects nothing anyway. A secret made only of `*`
 //! is indistinguishable from the mask itself.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -214,6 +214,8 @@ struct Decoder<'a> {
     /// Readings at depth 1 by position: the escapes of depth 2 read their
     /// syntax there, several times over from neighbouring starts.
     inner: RefCell<Readings>,
+    /// Positions the scan has visited, to prune `inner` now and then.
+    visited: Cell<usize>,
 }
 
 /// Characters read at a position, each with where it ends.
@@ -245,12 +247,16 @@ impl Decoder<'_> {
         Decoder {
             text: text.as_bytes(),
             inner: RefCell::new(HashMap::default()),
+            visited: Cell::new(0),
         }
     }
 
-    /// Drops the cached readings before `at`: the scan never goes back.
+    /// Drops the cached readings before `at` (the scan never goes back),
+    /// every so many positions.
     fn forget_before(&self, at: usize) {
-        if at.is_multiple_of(4096) {
+        let visited = self.visited.get() + 1;
+        self.visited.set(visited);
+        if visited.is_multiple_of(4096) {
             self.inner.borrow_mut().retain(|&k, _| k >= at);
         }
     }
