@@ -1,19 +1,15 @@
-//! Validated options: every value checked against its declared kind, every
-//! failure named in one line, defaults applied, and the derived settings
-//! (action, plugs, timeouts, verbosity) computed once.
+//! The options of one run once validated ([`crate::validate`] builds
+//! them): the action, the plugs, the timeouts and every option's text,
+//! given or defaulted. What an agent's `connect` reads.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::agent::{AgentSpec, PasswordRule};
 use crate::device::Plug;
 use crate::error::FenceError;
-use crate::input::{RawInput, Source};
-use crate::options::{OptionSpec, Required, ValueKind};
+use crate::input::Source;
 use crate::secret::Secret;
-use crate::timing::{
-    Seconds, Timeouts, DISABLED_LOGIN_CEILING, DISABLED_POWER_CEILING, DISABLED_SHELL_CEILING,
-};
+use crate::timing::{Seconds, Timeouts};
 
 /// What the agent is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,11 +83,11 @@ impl Action {
 pub struct Config {
     pub action: Action,
     pub source: Source,
-    values: BTreeMap<&'static str, String>,
+    pub(crate) values: BTreeMap<&'static str, String>,
     /// Options the user gave (as opposed to defaults).
-    given: Vec<&'static str>,
+    pub(crate) given: Vec<&'static str>,
     pub plugs: Vec<Plug>,
-    password: Option<Secret>,
+    pub(crate) password: Option<Secret>,
     pub password_script: Option<String>,
     pub timeouts: Timeouts,
     pub timeouts_disabled: bool,
@@ -145,7 +141,7 @@ impl Config {
         if let Some(script) = self.password_script.clone() {
             let pw = crate::password_script::run(
                 &script,
-                self.timeouts.shell.max(Duration::from_secs(10)),
+                self.timeouts.shell.max(PASSWORD_SCRIPT_MINIMUM),
             )?;
             self.password = Some(pw);
         }
@@ -157,6 +153,10 @@ impl Config {
         self.password = Some(pw);
     }
 }
+
+/// A password script may ask a vault over the network: shell_timeout's
+/// default of 3 s is too short for that.
+const PASSWORD_SCRIPT_MINIMUM: Duration = Duration::from_secs(10);
 
 /// FenceAgentAPI booleans. Unlike fence-agents, `0/no/off/false` mean off
 /// even for flags like `ssl_insecure` (fence-agents takes any value,
@@ -178,298 +178,4 @@ pub(crate) fn saturating_u32(text: &str) -> Option<u32> {
         return None;
     }
     Some(t.parse::<u32>().unwrap_or(u32::MAX))
-}
-
-/// Show a bad value in a message: quoted, cut short, secrets masked.
-fn shown(spec: &OptionSpec, value: &str) -> String {
-    if spec.secret {
-        return "\"****\"".into();
-    }
-    let mut v: String = value.chars().take(60).collect();
-    if value.chars().count() > 60 {
-        v.push_str("...");
-    }
-    format!("{v:?}")
-}
-
-fn check_value(spec: &OptionSpec, value: &str) -> Result<(), FenceError> {
-    let name = spec.name;
-    let bad = |what: String| {
-        FenceError::usage(format!(
-            "Failed: {name} must be {what}, got {}",
-            shown(spec, value)
-        ))
-    };
-    match spec.kind {
-        ValueKind::Text => Ok(()),
-        ValueKind::Second => Seconds::parse(value)
-            .map(|_| ())
-            .ok_or_else(|| bad("a number of seconds".into())),
-        ValueKind::Integer { min, max } => match value.trim().parse::<i64>() {
-            Ok(n) if n >= min && n <= max => Ok(()),
-            _ if max == i64::MAX => Err(bad(format!("an integer of at least {min}"))),
-            _ => Err(bad(format!("an integer from {min} to {max}"))),
-        },
-        ValueKind::Boolean | ValueKind::BooleanValue => parse_bool(value)
-            .map(|_| ())
-            .ok_or_else(|| bad("a boolean (1/yes/on/true or 0/no/off/false)".into())),
-        ValueKind::Counter => {
-            if parse_bool(value).is_some() || value.trim().parse::<u32>().is_ok() {
-                Ok(())
-            } else {
-                Err(bad("a boolean or a count".into()))
-            }
-        }
-        ValueKind::Select(choices) => {
-            if choices.iter().any(|c| c.eq_ignore_ascii_case(value.trim())) {
-                Ok(())
-            } else {
-                Err(bad(format!("one of {}", choices.join(", "))))
-            }
-        }
-    }
-}
-
-/// Everything validation needs to know besides the input: the agent, and
-/// whether Pacemaker's fencer started us (`PCMK_service`).
-pub struct Environment {
-    pub run_by_fencer: bool,
-}
-
-impl Environment {
-    pub fn from_process() -> Environment {
-        Environment {
-            run_by_fencer: std::env::var("PCMK_service").as_deref() == Ok("pacemaker-fenced"),
-        }
-    }
-}
-
-/// The action alone, for the steps that come before full validation
-/// (metadata, manpage, help must work with nothing else given).
-pub fn action_of(raw: &RawInput, agent: &AgentSpec) -> Result<Action, FenceError> {
-    let text = raw
-        .get("action")
-        .map(str::to_string)
-        .or_else(|| {
-            agent
-                .options
-                .get("action")
-                .and_then(|s| s.default.as_ref().map(|d| d.to_string()))
-        })
-        .unwrap_or_else(|| "reboot".to_string());
-    match Action::parse(&text) {
-        Some(a) if agent.supports(a) => Ok(a),
-        _ => {
-            let mut v: String = text.chars().take(60).collect();
-            if text.chars().count() > 60 {
-                v.push_str("...");
-            }
-            Err(FenceError::usage(format!(
-                "Failed: Unrecognised action '{v}'"
-            )))
-        }
-    }
-}
-
-/// Check every option and build the Config. Every failure is one line
-/// naming the option.
-pub fn validate(
-    raw: &RawInput,
-    agent: &AgentSpec,
-    env: &Environment,
-) -> Result<Config, FenceError> {
-    let action = action_of(raw, agent)?;
-    let opts = &agent.options;
-
-    for (name, value) in &raw.values {
-        if let Some(spec) = opts.get(name) {
-            check_value(spec, value)?;
-        }
-    }
-
-    let mut values: BTreeMap<&'static str, String> = BTreeMap::new();
-    for spec in opts.specs() {
-        if let Some(d) = &spec.default {
-            values.insert(spec.name, d.to_string());
-        }
-    }
-    let mut given = Vec::new();
-    for (name, value) in &raw.values {
-        if opts.get(name).is_some() {
-            values.insert(name, value.clone());
-            given.push(*name);
-        }
-    }
-
-    // The plug: `plug`/`port`, or on stdin `nodename` when neither is given.
-    let plug_text = values
-        .get("plug")
-        .cloned()
-        .filter(|_| given.contains(&"plug"))
-        .or_else(|| raw.nodename.clone().filter(|_| opts.has("plug")));
-    let separator = values
-        .get("plug_separator")
-        .cloned()
-        .unwrap_or_else(|| ",".into());
-    let plugs: Vec<Plug> = match &plug_text {
-        Some(t) if !separator.is_empty() => t
-            .split(separator.as_str())
-            .filter(|p| !p.is_empty())
-            .map(Plug::new)
-            .collect(),
-        Some(t) if !t.is_empty() => vec![Plug::new(t.clone())],
-        _ => Vec::new(),
-    };
-    if let Some(t) = &plug_text {
-        if !t.is_empty() {
-            values.insert("plug", t.clone());
-        }
-    }
-
-    for spec in opts.specs() {
-        let present = match spec.name {
-            "plug" => !plugs.is_empty(),
-            n => given.contains(&n) && !values.get(n).map(|v| v.is_empty()).unwrap_or(true),
-        };
-        let needed = match spec.required {
-            Required::Yes => true,
-            Required::ForPowerActions => action.needs_plug(),
-            Required::No => false,
-        };
-        if needed && !present && spec.name != "action" {
-            return Err(FenceError::usage(match spec.name {
-                "ip" => "Failed: You have to enter fence address".to_string(),
-                "username" => "Failed: You have to set login name".to_string(),
-                "plug" => {
-                    "Failed: You have to enter plug number or machine identification".to_string()
-                }
-                other => format!("Failed: You have to set {other}"),
-            }));
-        }
-    }
-
-    let password = raw.get("password").map(|p| Secret::new(p.to_string()));
-    let password_script = raw
-        .get("password_script")
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_string);
-    let identity_given = raw
-        .get("identity_file")
-        .map(|s| !s.is_empty())
-        .unwrap_or(false);
-    match agent.password {
-        PasswordRule::Required => {
-            if password.is_none() && password_script.is_none() {
-                return Err(FenceError::usage(
-                    "Failed: You have to enter password or password script",
-                ));
-            }
-        }
-        PasswordRule::RequiredOrIdentity => {
-            if password.is_none() && password_script.is_none() && !identity_given {
-                return Err(FenceError::usage(
-                    "Failed: You have to enter password, password script or identity file",
-                ));
-            }
-        }
-        PasswordRule::Optional => {}
-    }
-    if identity_given {
-        if let Some(path) = raw.get("identity_file") {
-            if !std::path::Path::new(path).is_file() {
-                return Err(FenceError::usage(format!(
-                    "Failed: Identity file {path} does not exist"
-                )));
-            }
-        }
-    }
-    if values.get("inet4_only").and_then(|v| parse_bool(v)) == Some(true)
-        && values.get("inet6_only").and_then(|v| parse_bool(v)) == Some(true)
-    {
-        return Err(FenceError::usage(
-            "Failed: inet4_only and inet6_only cannot both be set",
-        ));
-    }
-
-    let secs = |name: &str| -> Seconds {
-        values
-            .get(name)
-            .and_then(|v| Seconds::parse(v))
-            .unwrap_or(Seconds(0))
-    };
-    let disabled = match raw.get("disable_timeout") {
-        Some(v) => parse_bool(v).unwrap_or(false),
-        None => env.run_by_fencer,
-    };
-    let timeouts = if disabled {
-        Timeouts {
-            login: DISABLED_LOGIN_CEILING,
-            shell: DISABLED_SHELL_CEILING,
-            power: DISABLED_POWER_CEILING,
-            status_sleep: secs("stonith_status_sleep").duration(),
-            power_wait: secs("power_wait").duration(),
-        }
-    } else {
-        Timeouts {
-            login: secs("login_timeout").duration(),
-            shell: secs("shell_timeout").duration(),
-            // fence-agents takes power_timeout=0 as "no limit" (its
-            // disable_timeout sets it so); bounded here like the rest.
-            power: match secs("power_timeout") {
-                Seconds(0) => DISABLED_POWER_CEILING,
-                s => s.duration(),
-            },
-            status_sleep: secs("stonith_status_sleep").duration(),
-            power_wait: secs("power_wait").duration(),
-        }
-    };
-
-    let verbose_count: u32 = match raw.get("verbose") {
-        None => 0,
-        Some(v) => match (raw.source, parse_bool(v)) {
-            (_, Some(true)) if v.trim().parse::<u32>().is_err() => 1,
-            (Source::Argv, _) => v.trim().parse().unwrap_or(1),
-            (Source::Stdin, Some(b)) => u32::from(b),
-            (Source::Stdin, None) => v.trim().parse().unwrap_or(1),
-        },
-    };
-    let verbose_level = match raw.get("verbose_level") {
-        Some(v) => saturating_u32(v).unwrap_or(0),
-        None => verbose_count,
-    };
-
-    let method_cycle = values
-        .get("method")
-        .map(|m| m.trim().eq_ignore_ascii_case("cycle"))
-        .unwrap_or(false);
-
-    let config = Config {
-        action,
-        source: raw.source,
-        separator: values
-            .get("separator")
-            .cloned()
-            .unwrap_or_else(|| ",".into()),
-        retry_on: values
-            .get("retry_on")
-            .and_then(|v| saturating_u32(v))
-            .unwrap_or(1),
-        delay: secs("delay"),
-        quiet: values
-            .get("quiet")
-            .and_then(|v| parse_bool(v))
-            .unwrap_or(false),
-        debug_file: values.get("debug_file").cloned().filter(|s| !s.is_empty()),
-        values,
-        given,
-        plugs,
-        password,
-        password_script,
-        timeouts,
-        timeouts_disabled: disabled,
-        verbose_level,
-        cycle: method_cycle,
-    };
-    (agent.validate)(&config)?;
-    Ok(config)
 }

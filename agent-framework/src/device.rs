@@ -93,8 +93,8 @@ pub trait Device {
     /// this default, and the framework refuses `method=cycle` for them.
     fn power_cycle(&mut self, plug: &Plug, deadline: Deadline) -> Result<(), FenceError> {
         let _ = (plug, deadline);
-        Err(FenceError::Usage(
-            "Failed: method=cycle is not supported by this agent".into(),
+        Err(FenceError::Unsupported(
+            "method=cycle is not supported by this agent".into(),
         ))
     }
 

@@ -61,6 +61,20 @@ pub enum FenceError {
     #[error("Failed: {0}")]
     Device(String),
 
+    /// The device (or the agent for it) cannot do what was asked: a
+    /// `method=cycle` reboot without a device reset, a helper program too
+    /// old for the job. Not the user's mistake in writing the options, so
+    /// not [`FenceError::Usage`]; fence-agents has no message of its own
+    /// for these.
+    #[error("Failed: {0}")]
+    Unsupported(String),
+
+    /// Something on this node failed, not the device and not the options:
+    /// `password_script` exited with an error or did not finish, a helper
+    /// program could not be started, standard input could not be read.
+    #[error("Failed: {0}")]
+    Local(String),
+
     /// The process was asked to stop (SIGTERM, SIGINT).
     #[error("Failed: interrupted by signal {0}")]
     Interrupted(String),
@@ -87,6 +101,8 @@ impl FenceError {
             FenceError::Usage(_)
             | FenceError::PasswordMissing
             | FenceError::Device(_)
+            | FenceError::Unsupported(_)
+            | FenceError::Local(_)
             | FenceError::Interrupted(_) => None,
         }
     }
@@ -108,15 +124,7 @@ impl FenceError {
     pub fn usage(message: impl Into<String>) -> Self {
         FenceError::Usage(message.into())
     }
-
-    /// True for the failures that mean "the device did not answer in time";
-    /// used to decide whether a failed power command is retried.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, FenceError::TimedOut(_))
-    }
 }
-
-pub type Result<T, E = FenceError> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
@@ -144,5 +152,23 @@ mod tests {
             .to_string()
             .contains("Timed out waiting to power OFF"));
         assert_eq!(FenceError::TimedOut(String::new()).message_lines().len(), 1);
+    }
+
+    /// What the device cannot do and what failed on this node are not the
+    /// user's mistake; they still read and exit as fence-agents' failures.
+    #[test]
+    fn unsupported_and_local_failures() {
+        let e = FenceError::Unsupported("method=cycle is not supported by this agent".into());
+        assert_eq!(
+            e.message_lines(),
+            ["Failed: method=cycle is not supported by this agent"]
+        );
+        assert_eq!(e.exit_code(), exit_code::FAILURE);
+        let e = FenceError::Local("password_script exited with status 3".into());
+        assert_eq!(
+            e.message_lines(),
+            ["Failed: password_script exited with status 3"]
+        );
+        assert_eq!(e.exit_code(), exit_code::FAILURE);
     }
 }

@@ -2,11 +2,28 @@
 //! `fencing.py`, in Rust.
 //!
 //! An agent is data plus a few functions: its [`AgentSpec`] (name, docs,
-//! the options it picks from the [registry](options::catalogue)) and a
+//! the options it picks from the registry with [`OptionSet::pick`]) and a
 //! `connect` function that returns a [`Device`]. Everything else — argv and
 //! stdin parsing, validation, `delay`, polling until the power state is
 //! verified, deadlines, retries, exit codes and messages, logging,
 //! metadata, man page — is here.
+//!
+//! # The contract
+//!
+//! What an agent may use is what this page lists: the types and functions
+//! re-exported here, and the modules used as families of functions:
+//! [`run`] (the agent's `main`), [`logging`], [`signals`] (cleanup on
+//! SIGTERM/SIGINT), [`subprocess`] (helper programs with a deadline),
+//! [`password_script`], [`secret`] (the masking of secrets in any text);
+//! with the `ssh` feature also `ssh`. Everything else (parsing,
+//! validation, the actions, metadata and man page generation) is private
+//! and may change.
+//!
+//! A [`Device`] only reads and changes power states and lists plugs, each
+//! call within the [`Deadline`] it is given; the framework never trusts a
+//! power command and polls [`Device::power_state`] until the state is
+//! verified. Failures are [`FenceError`]s, which carry fence-agents'
+//! messages and exit codes.
 //!
 //! ```no_run
 //! use agent_framework::*;
@@ -54,29 +71,35 @@
 //! }
 //! ```
 
-pub mod action;
-pub mod agent;
-pub mod config;
-pub mod device;
-pub mod error;
-pub mod input;
+mod action;
+mod agent;
+mod config;
+mod device;
+mod error;
+mod input;
 pub mod logging;
-pub mod manpage;
-pub mod metadata;
-pub mod options;
+mod manpage;
+mod metadata;
+mod options;
 pub mod password_script;
 pub mod run;
 pub mod secret;
 pub mod signals;
 #[cfg(feature = "ssh")]
 pub mod ssh;
-pub mod timing;
+pub mod subprocess;
+#[cfg(test)]
+mod testing;
+mod timing;
+mod validate;
 pub mod xml_escape;
 
-pub use agent::{no_extra_validation, AgentSpec, ConnectFn, ManSection, PasswordRule};
+pub use agent::{no_extra_validation, AgentSpec, ConnectFn, ManSection, PasswordRule, ValidateFn};
 pub use config::{Action, Config};
 pub use device::{Device, Outlet, Plug, PowerState};
-pub use error::FenceError;
+pub use error::{exit_code, FenceError};
+pub use input::Source;
 pub use options::{OptionSet, OptionSpec, Required, ValueKind};
-pub use secret::Secret;
+pub use secret::{find_secret, mask_secrets, Secret, MASK};
 pub use timing::{Deadline, Seconds, Timeouts};
+pub use validate::Environment;

@@ -3,7 +3,8 @@
 //! stderr lines look like `2024-01-31 12:00:00,123 ERROR: message`; `quiet`
 //! silences stderr only. Syslog gets the agent's name as ident and the
 //! daemon facility. The debug file gets everything at debug level. Every
-//! line, on every sink, passes through [`crate::secret::mask`] first.
+//! line, on every sink, has every registered secret masked first, in
+//! every encoding it can take (see [`crate::Secret`]).
 
 use std::fs::File;
 use std::io::Write;
@@ -69,13 +70,13 @@ pub fn set_verbose_level(level: u32) {
     }
 }
 
-pub fn set_quiet(quiet: bool) {
+pub(crate) fn set_quiet(quiet: bool) {
     sinks().stderr = !quiet;
 }
 
 /// Start logging to syslog; failure (no /dev/log in a container) is not an
 /// error for a fence agent, it only loses that sink.
-pub fn open_syslog(ident: &str) {
+pub(crate) fn open_syslog(ident: &str) {
     let formatter = syslog::Formatter3164 {
         facility: syslog::Facility::LOG_DAEMON,
         hostname: None,
@@ -87,13 +88,80 @@ pub fn open_syslog(ident: &str) {
     }
 }
 
-pub fn open_debug_file(path: &str) -> std::io::Result<()> {
-    let f = std::fs::OpenOptions::new()
+/// Opens `debug_file` for appending, as fence-agents does, but safely:
+///
+/// - a new file is created 0600: it holds the debug log, which names
+///   hosts, users and VMs (secrets are masked);
+/// - a symbolic link at that path is refused, never followed (O_NOFOLLOW):
+///   agents run as root, and a link planted in a shared directory would
+///   otherwise make root append to any file. Links in the directories
+///   above it are the administrator's and are followed;
+/// - only a regular file is written to: a FIFO could block every log line
+///   (opening one never blocks here, O_NONBLOCK);
+/// - an existing file is appended to and its mode is left alone (the
+///   administrator may have chosen it, for a group of log readers), but
+///   a file other users can read or write, or that another user owns, is
+///   worth a warning, which is returned.
+pub(crate) fn open_debug_file(path: &str) -> Result<Option<String>, DebugFileError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)?;
-    sinks().debug_file = Some(f);
-    Ok(())
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => DebugFileError::Symlink,
+            // A FIFO nobody reads, or a device file without its device.
+            Some(libc::ENXIO) => DebugFileError::NotAFile,
+            _ => DebugFileError::Io(e),
+        })?;
+    let meta = file.metadata().map_err(DebugFileError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(DebugFileError::NotAFile);
+    }
+    let mut concerns = Vec::new();
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        concerns.push(format!(
+            "other users may read or write it (mode {mode:04o})"
+        ));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        concerns.push(format!(
+            "it belongs to uid {}, not to this process (uid {me})",
+            meta.uid()
+        ));
+    }
+    sinks().debug_file = Some(file);
+    Ok((!concerns.is_empty()).then(|| {
+        format!(
+            "debug_file {path}: {}; it holds this agent's debug log",
+            concerns.join(", and ")
+        )
+    }))
+}
+
+/// Why `debug_file` was not opened.
+#[derive(Debug)]
+pub(crate) enum DebugFileError {
+    Symlink,
+    NotAFile,
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for DebugFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DebugFileError::Symlink => {
+                f.write_str("it is a symbolic link, which debug_file never follows")
+            }
+            DebugFileError::NotAFile => f.write_str("it is not a regular file"),
+            DebugFileError::Io(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 pub fn enabled(level: Level) -> bool {
@@ -103,6 +171,15 @@ pub fn enabled(level: Level) -> bool {
 
 /// Write one message (possibly several lines) at `level`.
 pub fn log(level: Level, message: &str) {
+    #[cfg(test)]
+    if capture::record(level, message) {
+        return;
+    }
+    // Masking costs time in proportion to the message (a whole vmrun
+    // output at debug level): not for a message no sink takes.
+    if !enabled(level) {
+        return;
+    }
     let masked = crate::secret::mask(message);
     let mut s = sinks();
     let stamp = timestamp();
@@ -194,6 +271,40 @@ fn timestamp() -> String {
         tm.tm_sec,
         millis
     )
+}
+
+/// In-process tests read what a run logged on their own thread, every
+/// level, masked as every sink gets it (the sinks themselves are the
+/// process's, shared by the tests running in parallel).
+#[cfg(test)]
+pub(crate) mod capture {
+    use super::Level;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static LINES: RefCell<Option<Vec<(Level, String)>>> = const { RefCell::new(None) };
+    }
+
+    /// Keeps the lines, masked, if this thread captures; says whether it
+    /// did (the sinks are then left alone).
+    pub(crate) fn record(level: Level, message: &str) -> bool {
+        LINES.with(|l| match l.borrow_mut().as_mut() {
+            Some(lines) => {
+                let masked = crate::secret::mask(message);
+                lines.extend(masked.lines().map(|line| (level, line.to_string())));
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Runs `f`, returning what it logged on this thread.
+    pub(crate) fn logged<R>(f: impl FnOnce() -> R) -> (R, Vec<(Level, String)>) {
+        LINES.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        let result = f();
+        let lines = LINES.with(|l| l.borrow_mut().take()).unwrap_or_default();
+        (result, lines)
+    }
 }
 
 #[cfg(test)]

@@ -271,7 +271,8 @@ pub fn catalogue() -> Vec<OptionSpec> {
             .deprecated("debug")
             .short('D')
             .placeholder("[debugfile]")
-            .desc("Write debug information to given file"),
+            .desc("Write debug information to given file")
+            .longdesc("A new file is created readable by its owner only (mode 0600). An existing file is appended to and keeps its mode; the agent warns when other users can read it or another user owns it. A symbolic link at that path, or anything but a regular file, is refused: the agent usually runs as root, and would otherwise append to whatever the link points at."),
         OptionSpec::new("version", "version", Boolean, 54)
             .short('V')
             .desc("Display version information and exit"),
@@ -362,9 +363,9 @@ pub struct OptionSet {
 }
 
 impl OptionSet {
-    /// The options named in `names` plus [`ALWAYS`]. Panics on a name the
-    /// catalogue lacks: that is a programming error in an agent's
-    /// declaration, caught by its first test.
+    /// The options named in `names` plus those every agent has. Panics on
+    /// a name the catalogue lacks: that is a programming error in an
+    /// agent's declaration, caught by its first test.
     pub fn pick(names: &[&str]) -> OptionSet {
         let all = catalogue();
         let mut specs = Vec::new();
@@ -477,11 +478,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalogue_short_forms_are_unique_per_agent_family() {
-        // fence-agents reuses -s and -d across unrelated agents; within
-        // one agent a short form must be unique, which pick() of the
-        // VMware families guarantees. Check the full catalogue minus the
-        // known pairs that never meet in one agent.
+    fn catalogue_short_forms_are_unique() {
+        // fence-agents reuses some short forms across unrelated agents;
+        // within one agent a short form must be unique. This catalogue
+        // holds only the VMware agents' options, so it can be unique as a
+        // whole, and any pick of it is.
         let all = catalogue();
         let mut seen = std::collections::HashMap::new();
         for s in &all {

@@ -3,94 +3,143 @@
 //! The command line is the administrator's own (`/usr/local/bin/getpw
 //! vcenter`), so it runs through `/bin/sh -c` as fence-agents runs it;
 //! the password only ever travels on the script's stdout, never in any
-//! argv or environment of ours.
+//! argv or environment of ours. It runs bounded like every helper
+//! ([`crate::subprocess`]): a script that never exits, or leaves a child
+//! holding its stdout, cannot hold the agent past the deadline.
+//!
+//! fence-agents takes the whole output with trailing blanks removed; this
+//! takes the first line exactly, so that a password may end in a blank.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::error::FenceError;
+use crate::logging;
 use crate::secret::Secret;
+use crate::subprocess::{self, ChildError};
+use crate::timing::Deadline;
 
+/// A password is one line; anything near this size is not one.
+pub const MAX_OUTPUT: usize = 64 * 1024;
+
+/// The script's stderr lines shown in the log, at most.
+const STDERR_LINES: usize = 20;
+
+/// Runs `script` and returns the first line it prints, as a registered
+/// [`Secret`]. The script, and anything it started, is stopped when
+/// `timeout` has passed.
 pub fn run(script: &str, timeout: Duration) -> Result<Secret, FenceError> {
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| FenceError::usage(format!("Failed: unable to run password_script: {e}")))?;
-    let mut stdout = match child.stdout.take() {
-        Some(s) => s,
-        None => {
-            return Err(FenceError::usage(
-                "Failed: unable to read password_script output",
-            ))
-        }
+    let mut command = Command::new("/bin/sh");
+    command.arg("-c").arg(script);
+    let finished = subprocess::run(command, Deadline::after(timeout), MAX_OUTPUT).map_err(|e| {
+        FenceError::Local(match e {
+            ChildError::TimedOut => format!(
+                "password_script did not finish within {} seconds",
+                timeout.as_secs_f64().ceil()
+            ),
+            other => format!("password_script {other}"),
+        })
+    })?;
+    let first = finished.stdout.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let password = match std::str::from_utf8(first) {
+        Ok(p) if !p.is_empty() && finished.status.success() => Some(Secret::new(p.to_string())),
+        _ => None,
     };
-    // Read on a thread so that a script that never exits cannot hold the
-    // agent past its timeout.
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(FenceError::usage(format!(
-                    "Failed: password_script did not finish within {} seconds",
-                    timeout.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                return Err(FenceError::usage(format!(
-                    "Failed: unable to wait for password_script: {e}"
-                )))
-            }
-        }
-    };
-    let output = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(FenceError::usage(format!(
-            "Failed: password_script exited with {status}"
+    // Registered first (Secret::new), so that a script echoing the
+    // password on stderr has it masked here.
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    for line in stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(STDERR_LINES)
+    {
+        logging::warning(format!("password_script: {line}"));
+    }
+    if !finished.status.success() {
+        return Err(FenceError::Local(format!(
+            "password_script {}",
+            subprocess::describe(finished.status)
         )));
     }
-    let text = String::from_utf8(output).map_err(|_| {
-        FenceError::usage("Failed: password_script printed a password that is not valid UTF-8")
-    })?;
-    let first = text.lines().next().unwrap_or("").to_string();
-    if first.is_empty() {
-        return Err(FenceError::usage(
-            "Failed: password_script printed no password",
+    if std::str::from_utf8(first).is_err() {
+        return Err(FenceError::Local(
+            "password_script printed a password that is not valid UTF-8".into(),
         ));
     }
-    Ok(Secret::new(first))
+    password.ok_or_else(|| FenceError::Local("password_script printed no password".into()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
-    #[test]
-    fn first_line_is_the_password() {
-        let pw = run("printf 'p4ss word\\nsecond\\n'", Duration::from_secs(5)).unwrap();
-        assert_eq!(pw.expose(), "p4ss word");
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
     }
 
     #[test]
-    fn failures_are_named() {
-        let e = run("exit 3", Duration::from_secs(5)).unwrap_err();
-        assert!(e.to_string().contains("password_script exited"), "{e}");
-        let e = run("sleep 5", Duration::from_millis(200)).unwrap_err();
-        assert!(e.to_string().contains("did not finish"), "{e}");
-        let e = run("true", Duration::from_secs(5)).unwrap_err();
-        assert!(e.to_string().contains("no password"), "{e}");
+    fn first_line_is_the_password() {
+        let pw = run("printf 'p4ss word \\nsecond\\n'", secs(5)).unwrap();
+        assert_eq!(pw.expose(), "p4ss word ");
+        let pw = run("printf 'crlf\\r\\n'", secs(5)).unwrap();
+        assert_eq!(pw.expose(), "crlf");
+        let pw = run("printf 'no newline'", secs(5)).unwrap();
+        assert_eq!(pw.expose(), "no newline");
+    }
+
+    #[test]
+    fn failures_are_named_and_local() {
+        let e = run("echo pw; exit 3", secs(5)).unwrap_err();
+        assert!(matches!(e, FenceError::Local(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "Failed: password_script exited with status 3"
+        );
+        let e = run("true", secs(5)).unwrap_err();
+        assert_eq!(e.to_string(), "Failed: password_script printed no password");
+        let e = run("printf '\\377pw\\n'", secs(5)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Failed: password_script printed a password that is not valid UTF-8"
+        );
+        // Only the first line is the password: bytes after it do not matter.
+        assert_eq!(
+            run("printf 'pw\\n\\377\\n'", secs(5)).unwrap().expose(),
+            "pw"
+        );
+        let e = run("exec yes", secs(10)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("Failed: password_script printed more than {MAX_OUTPUT} bytes and was stopped")
+        );
+    }
+
+    #[test]
+    fn a_script_that_never_exits_is_stopped_at_the_deadline() {
+        let started = Instant::now();
+        let e = run("sleep 30", Duration::from_millis(300)).unwrap_err();
+        assert!(matches!(e, FenceError::Local(_)), "{e:?}");
+        assert!(e.to_string().contains("did not finish within"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// The classic hang: the script is done, a child it started keeps
+    /// stdout open.
+    #[test]
+    fn a_background_child_holding_stdout_does_not_hold_the_agent() {
+        let started = Instant::now();
+        let pw = run("sleep 40 & echo pw", secs(30)).unwrap();
+        assert_eq!(pw.expose(), "pw");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -9,16 +9,18 @@ use std::time::{Duration, Instant};
 
 use crate::action;
 use crate::agent::AgentSpec;
-use crate::config::{self, Action, Environment};
+use crate::config::{self, Action};
 use crate::error::{exit_code, FenceError};
 use crate::input::{self, RawInput};
 use crate::logging;
 use crate::timing::Deadline;
+use crate::validate::{self, Environment};
 use crate::{manpage, metadata, signals};
 
 /// The agent's `main`: picks the personality by the name the program was
 /// started as (the first is the default), runs it and exits.
 pub fn main(agents: &[&AgentSpec]) -> ! {
+    keep_memory_private();
     signals::install();
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = if args.is_empty() {
@@ -46,6 +48,22 @@ pub fn main(agents: &[&AgentSpec]) -> ! {
         input::read_stdin,
     );
     std::process::exit(code)
+}
+
+/// The process holds the password in memory from the moment it reads its
+/// input. A core dump would write that memory to disk, and a dumpable
+/// process can be read by any process of the same user (ptrace,
+/// /proc/<pid>/mem). So, before any input is read: not dumpable, and no
+/// core file at all. Children (password_script, vmrun) start dumpable
+/// again at exec, as they should: they are other programs.
+fn keep_memory_private() {
+    use nix::sys::resource::{setrlimit, Resource};
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        logging::warning(format!("Unable to make the process non-dumpable: {e}"));
+    }
+    if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
+        logging::warning(format!("Unable to disable core dumps: {e}"));
+    }
 }
 
 fn fail(e: &FenceError) -> i32 {
@@ -123,7 +141,7 @@ pub fn run(
     if raw.get("version").and_then(config::parse_bool) == Some(true) {
         return write(out, &format!("{}\n", env!("CARGO_PKG_VERSION")));
     }
-    match config::action_of(&raw, agent) {
+    match validate::action_of(&raw, agent) {
         Ok(Action::Metadata) => return write(out, &metadata::render(agent)),
         Ok(Action::Manpage) => return write(out, &manpage::render(agent)),
         Ok(_) => {}
@@ -132,8 +150,10 @@ pub fn run(
 
     // Syslog from here on, so that a refused configuration is in the
     // system log too, where the administrator of a cluster looks first.
-    logging::open_syslog(agent.name);
-    let mut cfg = match config::validate(&raw, agent, env) {
+    if env.syslog {
+        logging::open_syslog(agent.name);
+    }
+    let mut cfg = match validate::validate(&raw, agent, env) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -143,11 +163,15 @@ pub fn run(
     }
 
     if let Some(path) = cfg.debug_file.clone() {
-        if let Err(e) = logging::open_debug_file(&path) {
-            logging::error(format!("Unable to create file {path}: {e}"));
-            return fail(&FenceError::usage(format!(
-                "Failed: Unable to create file {path}"
-            )));
+        match logging::open_debug_file(&path) {
+            Ok(None) => {}
+            Ok(Some(concern)) => logging::warning(concern),
+            // fence-agents' words, then why.
+            Err(e) => {
+                return fail(&FenceError::usage(format!(
+                    "Failed: Unable to create file {path}: {e}"
+                )))
+            }
         }
     }
     if cfg.timeouts_disabled {
@@ -168,9 +192,11 @@ pub fn run(
     if matches!(cfg.action, Action::Off | Action::Reboot) && cfg.delay.0 > 0 {
         let left = cfg.delay.duration().saturating_sub(started.elapsed());
         if !left.is_zero() {
+            // The configured delay: what is left of it, in whole seconds,
+            // would read "Delay 0" with 0.99 s to go.
             logging::info(format!(
                 "Delay {} second(s) before logging in to the fence device",
-                left.as_secs()
+                cfg.delay
             ));
             std::thread::sleep(left);
         }
@@ -229,5 +255,239 @@ impl Watchdog {
 
     fn cancel(self) {
         self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::PowerState;
+    use crate::logging::Level;
+    use crate::testing::{agent, bench, run_argv, run_stdin, run_with, PlugScript, Scripted};
+
+    fn device(b: &crate::testing::Shared) -> Box<dyn crate::Device> {
+        Box::new(Scripted(b.clone()))
+    }
+
+    #[test]
+    fn a_whole_run_connects_acts_and_disconnects() {
+        let b = bench(&[("vm1", PlugScript::on())]);
+        let r = run_stdin(&agent(), device(&b), "action=off\nplug=vm1\n");
+        assert_eq!((r.code, r.stdout.as_str()), (0, "Success: Powered OFF\n"));
+        assert_eq!(
+            b.borrow().call_names(),
+            ["status vm1", "set vm1 OFF", "status vm1", "disconnect"]
+        );
+        // Status of an off plug exits 2; a failure exits 1, logged as
+        // fence-agents' line then the cause, and still disconnects.
+        let r = run_stdin(&agent(), device(&b), "action=status\nplug=vm1\n");
+        assert_eq!((r.code, r.stdout.as_str()), (2, "Status: OFF\n"));
+        let r = run_stdin(&agent(), device(&b), "action=on\nplug=nosuch\n");
+        assert_eq!(r.code, 1);
+        assert_eq!(
+            r.at(Level::Error),
+            [
+                "Failed: Unable to obtain correct plug status or plug is not available",
+                "plug nosuch is not on this device"
+            ]
+        );
+        assert_eq!(b.borrow().call_names().last().unwrap(), "disconnect");
+    }
+
+    #[test]
+    fn bad_input_is_one_line_exit_1_and_no_contact() {
+        let b = bench(&[("vm1", PlugScript::on())]);
+        for (lines, want) in [
+            (
+                "action=off\nplug=vm1\npower_timeout=soon\n",
+                "Failed: power_timeout must be a number of seconds, got \"soon\"",
+            ),
+            (
+                "action=frobnicate\n",
+                "Failed: Unrecognised action 'frobnicate'",
+            ),
+            (
+                "action=off\n",
+                "Failed: You have to enter plug number or machine identification",
+            ),
+        ] {
+            let r = run_stdin(&agent(), device(&b), lines);
+            assert_eq!(r.code, 1, "{lines}");
+            assert_eq!(r.at(Level::Error), [want], "{lines}");
+            assert_eq!(r.stdout, "");
+        }
+        let r = run_argv(&agent(), device(&b), &["-o", "status", "--bogus"]);
+        assert_eq!(r.code, 1);
+        assert_eq!(
+            r.at(Level::Error),
+            ["Parse error: option --bogus not recognized"]
+        );
+        assert!(b.borrow().calls.is_empty(), "{:?}", b.borrow().call_names());
+    }
+
+    #[test]
+    fn validate_all_neither_connects_nor_runs_the_password_script() {
+        let b = bench(&[("vm1", PlugScript::on())]);
+        let marker = std::env::temp_dir().join(format!("fw-validate-all-{}", std::process::id()));
+        let r = run_stdin(
+            &agent(),
+            device(&b),
+            &format!(
+                "action=validate-all\nplug=vm1\npassword_script=touch {}\n",
+                marker.display()
+            ),
+        );
+        assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+        assert!(!marker.exists());
+        assert!(b.borrow().calls.is_empty());
+    }
+
+    #[test]
+    fn the_password_script_runs_before_connecting_and_its_failure_stops_the_run() {
+        let b = bench(&[("vm1", PlugScript::on())]);
+        let r = run_stdin(
+            &agent(),
+            device(&b),
+            "action=status\nplug=vm1\npassword_script=exit 5\n",
+        );
+        assert_eq!(r.code, 1);
+        assert_eq!(
+            r.first_error(),
+            "Failed: password_script exited with status 5"
+        );
+        assert!(b.borrow().calls.is_empty());
+        let r = run_stdin(
+            &agent(),
+            device(&b),
+            "action=status\nplug=vm1\npassword_script=echo 'pa ss'\nverbose=3\n",
+        );
+        assert_eq!(r.code, 0);
+    }
+
+    #[test]
+    fn answers_that_need_no_device() {
+        let b = bench(&[]);
+        for (args, starts) in [
+            (&["-o", "metadata"][..], "<?xml"),
+            (&["-o", "manpage"], ".TH FENCE_SCRIPTED 8"),
+            (&["--help"], "Usage:\n\tfence_scripted [options]\n"),
+            (&["-V"], env!("CARGO_PKG_VERSION")),
+        ] {
+            let r = run_argv(&agent(), device(&b), args);
+            assert_eq!(r.code, 0, "{args:?}");
+            assert!(r.stdout.starts_with(starts), "{args:?}: {}", r.stdout);
+        }
+        // Metadata needs nothing else, not even an address.
+        let r = run_with(
+            &agent(),
+            device(&b),
+            &crate::testing::environment(),
+            &["-o", "meta-data"],
+            "",
+        );
+        assert!(r.stdout.starts_with("<?xml"));
+        assert!(b.borrow().calls.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_stray_words_are_logged_not_fatal() {
+        let b = bench(&[("vm1", PlugScript::off())]);
+        let r = run_stdin(
+            &agent(),
+            device(&b),
+            "action=status\nplug=vm1\nbogus_key=1\n",
+        );
+        assert_eq!(r.code, 2);
+        assert_eq!(
+            r.at(Level::Debug)[0],
+            "Parse error: Ignoring unknown option 'bogus_key'"
+        );
+        let r = run_argv(
+            &agent(),
+            device(&b),
+            &["-o", "status", "-n", "vm1", "stray", "words"],
+        );
+        assert_eq!(r.code, 2);
+        assert_eq!(
+            r.at(Level::Warning),
+            ["Unused arguments on command line: stray words"]
+        );
+    }
+
+    /// The delay staggers two nodes fencing each other: it comes before
+    /// any connection, for off and reboot only, counted from the start.
+    #[test]
+    fn delay_before_connecting_for_off_and_reboot_only() {
+        for action in ["off", "reboot"] {
+            let b = bench(&[("vm1", PlugScript::on())]);
+            let started = std::time::Instant::now();
+            let r = run_stdin(
+                &agent(),
+                device(&b),
+                &format!("action={action}\nplug=vm1\ndelay=1\n"),
+            );
+            assert_eq!(r.code, 0, "{action}");
+            let first_call = b.borrow().calls[0].0;
+            assert!(first_call - started >= Duration::from_secs(1), "{action}");
+            assert!(
+                r.elapsed < Duration::from_secs(2),
+                "{action}: {:?}",
+                r.elapsed
+            );
+            assert!(
+                r.at(Level::Info)
+                    .contains(&"Delay 1 second(s) before logging in to the fence device"),
+                "{:?}",
+                r.logged
+            );
+        }
+        for action in ["on", "status", "list", "monitor"] {
+            let b = bench(&[("vm1", PlugScript::off())]);
+            let r = run_stdin(
+                &agent(),
+                device(&b),
+                &format!("action={action}\nplug=vm1\ndelay=1\n"),
+            );
+            assert!(r.code == 0 || r.code == 2, "{action}: {:?}", r.logged);
+            assert!(
+                r.elapsed < Duration::from_millis(500),
+                "{action}: {:?}",
+                r.elapsed
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_login_is_fence_agents_login_failure() {
+        let r = run_with(
+            &agent(),
+            Box::new(Refusing),
+            &crate::testing::environment(),
+            &[],
+            "action=status\nplug=vm1\n",
+        );
+        assert_eq!(r.code, 1);
+        assert_eq!(r.first_error(), "Unable to connect/login to fencing device");
+    }
+
+    /// A device whose session cannot be used at all.
+    struct Refusing;
+
+    impl crate::Device for Refusing {
+        fn power_state(&mut self, _: &crate::Plug, _: Deadline) -> Result<PowerState, FenceError> {
+            Err(FenceError::LoginDenied("InvalidLogin".into()))
+        }
+        fn set_power(
+            &mut self,
+            _: &crate::Plug,
+            _: PowerState,
+            _: Deadline,
+        ) -> Result<(), FenceError> {
+            Err(FenceError::LoginDenied("InvalidLogin".into()))
+        }
+        fn list(&mut self, _: bool, _: Deadline) -> Result<Vec<crate::Outlet>, FenceError> {
+            Err(FenceError::LoginDenied("InvalidLogin".into()))
+        }
+        fn disconnect(&mut self) {}
     }
 }

@@ -39,6 +39,9 @@ pub fn install() {
                 "Failed: interrupted by signal {}, cleaning up",
                 sig.as_str()
             ));
+            // A helper program first: it is ours to stop, and nothing of
+            // it may outlive the agent.
+            crate::subprocess::kill_running();
             run_cleanup();
             std::process::exit(crate::error::exit_code::FAILURE);
         });

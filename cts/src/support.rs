@@ -261,3 +261,48 @@ pub fn assert_valid_metadata(xml: &str, what: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The processes of process group `group` that are still alive (not
+/// zombies), from /proc: what a test checks to prove that an agent left
+/// nothing of a helper command running. Written apart from
+/// agent-framework's own on purpose: the check must not share the code it
+/// checks.
+pub fn live_processes_in_group(group: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // "pid (comm) state ppid pgrp ...": comm may hold ") ".
+            let Some(close) = stat.rfind(')') else {
+                return false;
+            };
+            let mut fields = stat[close + 1..].split_whitespace();
+            let state = fields.next().unwrap_or("Z");
+            let pgrp = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+            state != "Z" && pgrp == Some(group)
+        })
+        .collect()
+}
+
+/// Waits up to two seconds (signals take a moment) for every process of
+/// `group` to be gone; fails the test naming the survivors.
+pub fn assert_group_gone(group: i32) {
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        let alive = live_processes_in_group(group);
+        if alive.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "processes of group {group} survive: {alive:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,7 +1,12 @@
-//! The framework's rules (fencing.py's behaviour, issue 2), proven through
-//! a real agent process: `fence_cts_state`, whose device is a directory of
-//! state files scripted by knob files, and which logs every device call to
-//! `calls.log` with a millisecond timestamp.
+//! The framework's rules (fencing.py's behaviour) where they need a real
+//! agent process: argv and stdin as a program gets them, exit codes,
+//! wall-clock deadlines, signals, syslog, the debug file, password_script
+//! as a child process, the process's own protections. The agent is
+//! `fence_cts_state`, whose device is a directory of state files scripted
+//! by knob files, and which logs every device call to `calls.log` with a
+//! millisecond timestamp. The rules of the actions (polling, retries,
+//! multi-plug, reboot, method=cycle, list) are proven in-process by
+//! agent-framework's own tests, against a scripted device.
 //!
 //! Each test has its own state directory, so they run in parallel.
 
@@ -9,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cts::support::{assert_valid_metadata, bin, AgentRun, Outcome, TempDir};
+use cts::support::{assert_group_gone, assert_valid_metadata, bin, AgentRun, Outcome, TempDir};
 
 // ---------------------------------------------------------------- helpers
 
@@ -325,15 +330,31 @@ fn argv_getopt_forms() {
         first_error(&o),
         "Parse error: option --bogus not recognized"
     );
-    // fence-agents words it the same.
+    // fence-agents (Python's getopt) words them the same.
     if Path::new("/usr/sbin/fence_vmware_soap").exists() {
-        let py = AgentRun::new("/usr/sbin/fence_vmware_soap")
-            .args(["-o", "status", "--bogus"])
-            .run();
-        assert_eq!(py.code, 1);
-        assert!(py
-            .stderr
-            .contains("Parse error: option --bogus not recognized"));
+        for (args, message) in [
+            (
+                &["-o", "status", "--bogus"][..],
+                "Parse error: option --bogus not recognized",
+            ),
+            (
+                &["-n", "vm1", "-o"],
+                "Parse error: option -o requires argument",
+            ),
+            (
+                &["-o", "status", "--ssl-insecure=1"],
+                "Parse error: option --ssl-insecure must not have an argument",
+            ),
+        ] {
+            let py = AgentRun::new("/usr/sbin/fence_vmware_soap")
+                .args(args)
+                .run();
+            assert_eq!(py.code, 1);
+            assert!(py.stderr.contains(message), "{args:?}: {}", py.stderr);
+            let ours = dev.argv(args);
+            ours.assert_code(1);
+            assert_eq!(first_error(&ours), message, "{args:?}");
+        }
     }
     let o = dev.argv(&["-n", "vm1", "-o"]);
     o.assert_code(1);
@@ -458,6 +479,140 @@ fn password_script_first_line_never_shown() {
         o.stderr
     );
     assert_no_device_contact(&dev2);
+}
+
+/// password_script runs bounded in its own process group: a child it
+/// leaves behind holding stdout does not hold the agent and does not
+/// survive it; a script that never exits is stopped with everything it
+/// started; a flood is cut; bytes that are not UTF-8 are refused.
+#[test]
+fn password_script_is_bounded_and_leaves_nothing_running() {
+    let dev = Dev::new("pwscript-bounded");
+    dev.plug("vm1", "on");
+    std::fs::write(dev.path().join("login.password"), "pw").unwrap();
+    let pid_file = dev.path().join("script-pid");
+    let group = || -> i32 {
+        std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\npassword_script=echo $$ > {}; sleep 40 & echo pw\n",
+        pid_file.display()
+    ));
+    o.assert_code(0).assert_stdout_has("Status: ON");
+    assert!(o.elapsed < Duration::from_secs(3), "{:?}", o.elapsed);
+    assert_group_gone(group());
+
+    // Never exits: stopped at its bound (shell_timeout, at least 10 s).
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\npassword_script=echo $$ > {}; sleep 60 & sleep 60\n",
+        pid_file.display()
+    ));
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script did not finish within 10 seconds"
+    );
+    assert!(
+        o.elapsed >= Duration::from_secs(10) && o.elapsed < Duration::from_secs(13),
+        "{:?}",
+        o.elapsed
+    );
+    assert_group_gone(group());
+
+    let o = dev.stdin("action=status\nplug=vm1\npassword_script=yes pw\n");
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script printed more than 65536 bytes and was stopped"
+    );
+    let o = dev.stdin("action=status\nplug=vm1\npassword_script=printf 'p\\377w\\n'\n");
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script printed a password that is not valid UTF-8"
+    );
+    // What the script says on stderr is logged, in the log's own shape.
+    let o = dev.stdin("action=status\nplug=vm1\npassword_script=echo vault is down >&2; exit 4\n");
+    o.assert_code(1);
+    assert_eq!(lines_at(&o, "WARNING"), ["password_script: vault is down"]);
+    assert_eq!(
+        first_error(&o),
+        "Failed: password_script exited with status 4"
+    );
+    assert_eq!(
+        dev.call_names().iter().filter(|c| *c == "connect").count(),
+        1,
+        "only the run with a password reached the device"
+    );
+}
+
+/// The password is in the agent's memory: no other process of the same
+/// user may read it (ptrace, /proc/<pid>/mem) and no core file may hold
+/// it. The test agent reports what the kernel says about itself.
+#[test]
+fn the_process_is_not_dumpable_and_writes_no_core() {
+    let dev = Dev::new("dumpable");
+    dev.plug("vm1", "on");
+    let o = dev.stdin("action=status\nplug=vm1\nverbose=1\n");
+    o.assert_code(0);
+    let debug = lines_at(&o, "DEBUG");
+    assert!(
+        debug.contains(&"process dumpable=0".to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        debug.contains(&"process Max core file size 0 0 bytes".to_string()),
+        "{}",
+        o.stderr
+    );
+}
+
+/// A device that echoes the password back puts it in the -vvv output and
+/// the debug file in its own encoding: the test agent logs it XML-escaped
+/// (a SOAP fault), URL-encoded and JSON-escaped. None of those forms, nor
+/// the raw one, may reach stderr or the debug file.
+#[test]
+fn an_echoed_password_is_masked_in_every_encoding() {
+    let dev = Dev::new("echo-encodings");
+    dev.plug("vm1", "on");
+    let password = "p&ss <w>\"rd\" it's/é\\";
+    let forms = [
+        password,
+        "p&amp;ss &lt;w&gt;&quot;rd&quot; it&apos;s/&#233;\\",
+        "p%26ss+%3Cw%3E%22rd%22+it%27s%2F%C3%A9%5C",
+        "p&ss <w>\\\"rd\\\" it's\\/\\u00e9\\\\",
+    ];
+    let debug_file = dev.path().join("debug.log");
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\nverbose=3\npassword={password}\ndebug_file={}\n",
+        debug_file.display()
+    ));
+    o.assert_code(0);
+    let file = std::fs::read_to_string(&debug_file).unwrap();
+    for form in forms {
+        o.assert_nothing_contains(form);
+        assert!(!file.contains(form), "{form:?} in the debug file:\n{file}");
+    }
+    for (what, line) in [
+        (
+            "SOAP fault",
+            "device traffic: <faultstring>InvalidLogin: ****</faultstring>",
+        ),
+        ("URL", "device traffic: GET /session?password=****"),
+        ("JSON", "device traffic: {\"password\":\"****\"}"),
+    ] {
+        assert!(
+            lines_at(&o, "DEBUG").contains(&line.to_string()),
+            "{what}: {}",
+            o.stderr
+        );
+        assert!(file.contains(line), "{what}: {file}");
+    }
 }
 
 // ------------------------------------------------------------- validation
@@ -706,138 +861,6 @@ fn on_off_status_messages_and_exit_codes() {
 }
 
 #[test]
-fn reboot_off_then_on_verified() {
-    let dev = Dev::new("reboot");
-    dev.plug("vm1", "on");
-    let o = dev.stdin("action=reboot\nplug=vm1\n");
-    o.assert_code(0);
-    assert_eq!(o.stdout, "Success: Rebooted\n");
-    assert_eq!(
-        dev.call_names(),
-        [
-            "connect",
-            "status vm1",
-            "set vm1 off",
-            "status vm1",
-            "set vm1 on",
-            "status vm1",
-            "disconnect"
-        ]
-    );
-    assert_eq!(dev.state("vm1"), "on");
-    // A target already off is only powered on.
-    dev.plug("vm1", "off");
-    dev.reset_calls();
-    dev.stdin("action=reboot\nplug=vm1\n")
-        .assert_code(0)
-        .assert_stdout_has("Success: Rebooted");
-    assert_eq!(
-        dev.call_names(),
-        [
-            "connect",
-            "status vm1",
-            "set vm1 on",
-            "status vm1",
-            "disconnect"
-        ]
-    );
-    assert_eq!(dev.state("vm1"), "on");
-    // reboot is the default action.
-    agent()
-        .args(["-a", &dev.ip(), "-n", "vm1"])
-        .run()
-        .assert_code(0)
-        .assert_stdout_has("Success: Rebooted");
-}
-
-#[test]
-fn reboot_succeeds_when_off_verified_even_if_on_fails() {
-    let dev = Dev::new("reboot-onfails");
-    dev.plug("vm1", "on").knob("vm1", "on_fails", "");
-    let o = dev.stdin("action=reboot\nplug=vm1\n");
-    o.assert_code(0);
-    assert_eq!(o.stdout, "Success: Rebooted\n");
-    assert_eq!(dev.state("vm1"), "off");
-    let errors = lines_at(&o, "ERROR");
-    assert!(
-        errors
-            .iter()
-            .any(|l| l.contains("refused to power on plug vm1")),
-        "the failed power on is logged as an error: {}",
-        o.stderr
-    );
-    // But a reboot whose off is not verified fails.
-    let dev = Dev::new("reboot-stuck");
-    dev.plug("vm1", "on").knob("vm1", "stuck", "");
-    let o = dev.stdin("action=reboot\nplug=vm1\npower_timeout=1\n");
-    o.assert_code(1);
-    assert_eq!(first_error(&o), "Failed: Timed out waiting to power OFF");
-    assert_eq!(o.stdout, "");
-}
-
-#[test]
-fn method_cycle_uses_the_device_reset() {
-    let dev = Dev::new("cycle");
-    dev.plug("vm1", "on");
-    let o = dev.stdin("action=reboot\nplug=vm1\nmethod=cycle\n");
-    o.assert_code(0);
-    assert_eq!(o.stdout, "Success: Rebooted\n");
-    assert_eq!(dev.call_names(), ["connect", "cycle vm1", "disconnect"]);
-    // A reset that keeps failing fails the reboot (EC_TIMED_OUT).
-    dev.knob("vm1", "on_fails", "");
-    let o = dev.argv(&["-o", "reboot", "-n", "vm1", "-m", "cycle", "--retry-on=2"]);
-    o.assert_code(1);
-    assert_eq!(first_error(&o), "Connection timed out");
-    let cycles = dev
-        .call_names()
-        .iter()
-        .filter(|c| *c == "cycle vm1")
-        .count();
-    assert_eq!(cycles, 1 + 3, "one, then 1 + retry_on attempts");
-}
-
-#[test]
-fn list_list_status_monitor() {
-    let dev = Dev::new("list");
-    dev.plug("vm1", "on")
-        .plug("vm2", "off")
-        .plug("vm3", "suspended?")
-        .knob("vm2", "alias", "web server")
-        .knob("vm1", "lag", "5");
-    let o = dev.argv(&["-o", "list"]);
-    o.assert_code(0);
-    assert_eq!(o.stdout, "vm1,vm1\nvm2,web server\nvm3,vm3\n");
-    let o = dev.stdin("action=list-status\n");
-    o.assert_code(0);
-    assert_eq!(
-        o.stdout,
-        "vm1,vm1,ON\nvm2,web server,OFF\nvm3,vm3,UNKNOWN\n"
-    );
-    let o = dev.stdin("action=list\nseparator=;\n");
-    assert_eq!(o.stdout, "vm1;vm1\nvm2;web server\nvm3;vm3\n");
-    let o = dev.argv(&["-o", "monitor"]);
-    o.assert_code(0);
-    assert_eq!(o.stdout, "");
-    assert_eq!(
-        dev.call_names(),
-        [
-            "connect",
-            "list",
-            "disconnect",
-            "connect",
-            "list",
-            "disconnect",
-            "connect",
-            "list",
-            "disconnect",
-            "connect",
-            "list",
-            "disconnect"
-        ]
-    );
-}
-
-#[test]
 fn metadata_manpage_help_version() {
     let m1 = agent().args(["-o", "metadata"]).run();
     m1.assert_code(0);
@@ -1052,123 +1075,6 @@ fn hanging_logout_keeps_the_verified_result() {
         .assert_stderr_has("Failed: Timed out waiting to power OFF");
 }
 
-/// power_timeout is wall-clock time, not a count of polls: with reads
-/// that take a second each, fence-agents' count of 3 polls of
-/// (1 s read + 1 s sleep) would wait 6 s and more.
-#[test]
-fn power_timeout_is_wall_clock_with_slow_reads() {
-    let dev = Dev::new("slow");
-    dev.plug("vm1", "on")
-        .knob("vm1", "stuck", "")
-        .knob("vm1", "slow", "1");
-    let o = dev.stdin("action=off\nplug=vm1\npower_timeout=3\nstonith_status_sleep=1\n");
-    o.assert_code(1);
-    assert_eq!(first_error(&o), "Failed: Timed out waiting to power OFF");
-    // 1 s for the first read, then 3 s of polling.
-    assert!(
-        o.elapsed >= Duration::from_secs(4) && o.elapsed < Duration::from_millis(5500),
-        "{:?}",
-        o.elapsed
-    );
-}
-
-#[test]
-fn stuck_power_on_times_out_per_attempt() {
-    let dev = Dev::new("stuck-on");
-    dev.plug("vm1", "off").knob("vm1", "stuck", "");
-    let o = dev.stdin("action=on\nplug=vm1\npower_timeout=1\nretry_on=0\n");
-    o.assert_code(1);
-    assert_eq!(first_error(&o), "Failed: Timed out waiting to power ON");
-    assert!(o.elapsed < Duration::from_secs(3), "{:?}", o.elapsed);
-    let sets = |d: &Dev| d.call_names().iter().filter(|c| *c == "set vm1 on").count();
-    assert_eq!(sets(&dev), 1);
-}
-
-#[test]
-fn lagging_device_succeeds_within_the_deadline() {
-    let dev = Dev::new("lag");
-    dev.plug("vm1", "on").knob("vm1", "lag", "2");
-    let o = dev.stdin("action=off\nplug=vm1\npower_timeout=6\n");
-    o.assert_code(0);
-    assert_eq!(o.stdout, "Success: Powered OFF\n");
-    assert!(
-        o.elapsed >= Duration::from_secs(2) && o.elapsed < Duration::from_secs(4),
-        "{:?}",
-        o.elapsed
-    );
-    assert_eq!(dev.state("vm1"), "off");
-    let polls = dev
-        .call_names()
-        .iter()
-        .filter(|c| *c == "status vm1")
-        .count();
-    assert!(polls >= 3, "polled until the state flipped: {polls}");
-    // A lag longer than the deadline is a failure.
-    let o = dev.stdin("action=on\nplug=vm1\npower_timeout=1\nretry_on=0\n");
-    o.assert_code(1);
-    assert_eq!(first_error(&o), "Failed: Timed out waiting to power ON");
-}
-
-#[test]
-fn retry_on_counts_power_on_attempts() {
-    // Fails twice, then works: retry_on=2 (three attempts) succeeds.
-    let dev = Dev::new("retry-ok");
-    dev.plug("vm1", "off").knob("vm1", "fail_on_n", "2");
-    let o = dev.stdin("action=on\nplug=vm1\nretry_on=2\n");
-    o.assert_code(0);
-    assert_eq!(o.stdout, "Success: Powered ON\n");
-    assert_eq!(dev.state("vm1"), "on");
-    // retry_on=1 (the default, two attempts) is not enough.
-    let dev = Dev::new("retry-short");
-    dev.plug("vm1", "off").knob("vm1", "fail_on_n", "2");
-    let o = dev.stdin("action=on\nplug=vm1\n");
-    o.assert_code(1);
-    assert_eq!(dev.state("vm1"), "off");
-    let sets = dev
-        .call_names()
-        .iter()
-        .filter(|c| *c == "set vm1 on")
-        .count();
-    assert_eq!(sets, 2);
-    assert_eq!(dev.call_names().last().unwrap(), "disconnect");
-    assert!(first_error(&o).starts_with("Failed"), "{}", o.stderr);
-}
-
-#[test]
-fn multi_plug_each_plug_acted_on() {
-    let dev = Dev::new("multi");
-    dev.plug("vm1", "off").plug("vm2", "on");
-    // ON if any plug is on.
-    let o = dev.stdin("action=status\nplug=vm1,vm2\n");
-    o.assert_code(0).assert_stdout_has("Status: ON");
-    let o = dev.stdin("action=off\nplug=vm1,vm2\n");
-    o.assert_code(0);
-    assert_eq!(o.stdout, "Success: Powered OFF\n");
-    assert_eq!(
-        (dev.state("vm1"), dev.state("vm2")),
-        ("off".into(), "off".into())
-    );
-    let names = dev.call_names();
-    assert!(names.contains(&"set vm1 off".to_string()));
-    assert!(names.contains(&"set vm2 off".to_string()));
-    let o = dev.stdin("action=status\nplug=vm1,vm2\n");
-    o.assert_code(2).assert_stdout_has("Status: OFF");
-    // Another separator.
-    let o = dev.argv(&["-o", "on", "-n", "vm1+vm2", "--plug-separator=+"]);
-    o.assert_code(0);
-    assert_eq!(
-        (dev.state("vm1"), dev.state("vm2")),
-        ("on".into(), "on".into())
-    );
-    // One stuck plug fails the whole target.
-    dev.knob("vm2", "stuck", "");
-    let o = dev.stdin("action=off\nplug=vm1,vm2\npower_timeout=1\n");
-    o.assert_code(1);
-    assert_eq!(first_error(&o), "Failed: Timed out waiting to power OFF");
-    assert!(o.stderr.contains("plug vm2 is not OFF"), "{}", o.stderr);
-    assert!(!o.stderr.contains("plug vm1 is not"), "{}", o.stderr);
-}
-
 #[test]
 fn delay_comes_before_any_connection_for_off_and_reboot_only() {
     for action in ["off", "reboot"] {
@@ -1203,24 +1109,6 @@ fn delay_comes_before_any_connection_for_off_and_reboot_only() {
             o.elapsed
         );
     }
-}
-
-#[test]
-fn power_wait_after_each_command() {
-    let dev = Dev::new("power-wait");
-    dev.plug("vm1", "off");
-    let o = dev.stdin("action=on\nplug=vm1\npower_wait=2\n");
-    o.assert_code(0);
-    let calls = dev.calls();
-    let set = calls.iter().position(|(_, c)| c == "set vm1 on").unwrap();
-    let (t_set, _) = calls[set];
-    let (t_next, next) = &calls[set + 1];
-    assert_eq!(next, "status vm1");
-    assert!(
-        *t_next >= t_set + 2000,
-        "polled {} ms after the command",
-        t_next - t_set
-    );
 }
 
 #[test]
@@ -1376,6 +1264,33 @@ fn sigint_and_sigterm_during_the_delay_exit_1_before_connecting() {
     }
 }
 
+/// An agent stopped while its password_script runs takes the script's
+/// whole process group with it.
+#[test]
+fn sigterm_during_password_script_stops_the_script_too() {
+    let dev = Dev::new("sigterm-script");
+    dev.plug("vm1", "on");
+    let pid_file = dev.path().join("script-pid");
+    let (code, stderr, took) = interrupt(
+        &dev,
+        &format!(
+            "action=status\nplug=vm1\npassword_script=echo $$ > {}; sleep 60 & sleep 60\n",
+            pid_file.display()
+        ),
+        |_| pid_file.exists(),
+        "-TERM",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let group: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_group_gone(group);
+    assert!(dev.calls().is_empty(), "{:?}", dev.call_names());
+}
+
 // ---------------------------------------------------------------- logging
 
 #[test]
@@ -1425,6 +1340,100 @@ fn logging_format_levels_quiet_and_debug_file() {
     assert!(o
         .stderr
         .contains("Failed: Unable to create file /nonexistent/dir/x.log"));
+}
+
+/// debug_file is created 0600, a symbolic link there is refused (agents
+/// run as root: a planted link would make root append to any file), and
+/// an existing file keeps its mode but is warned about when others can
+/// read it.
+#[test]
+fn debug_file_is_private_and_never_follows_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let dev = Dev::new("debug-file");
+    dev.plug("vm1", "on");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let new = dev.path().join("new.log");
+    dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        new.display()
+    ))
+    .assert_code(0);
+    assert_eq!(mode(&new), 0o600);
+
+    // A link, dangling or not: refused in one line, nothing written.
+    let target = dev.path().join("target");
+    std::fs::write(&target, "keep\n").unwrap();
+    let link = dev.path().join("link.log");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let dangling = dev.path().join("dangling.log");
+    std::os::unix::fs::symlink(dev.path().join("nothing-here"), &dangling).unwrap();
+    dev.reset_calls();
+    for l in [&link, &dangling] {
+        let o = dev.stdin(&format!(
+            "action=off\nplug=vm1\ndebug_file={}\n",
+            l.display()
+        ));
+        o.assert_code(1);
+        assert_eq!(
+            lines_at(&o, "ERROR"),
+            [format!(
+                "Failed: Unable to create file {}: it is a symbolic link, which debug_file never follows",
+                l.display()
+            )]
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+    assert!(!dev.path().join("nothing-here").exists());
+    assert_no_device_contact(&dev);
+
+    // A FIFO would block every line: refused at once.
+    let fifo = dev.path().join("fifo.log");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        fifo.display()
+    ));
+    o.assert_code(1);
+    assert_eq!(
+        first_error(&o),
+        format!(
+            "Failed: Unable to create file {}: it is not a regular file",
+            fifo.display()
+        )
+    );
+
+    // An existing readable file: appended to, mode kept, a warning.
+    let shared = dev.path().join("shared.log");
+    std::fs::write(&shared, "earlier line\n").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        shared.display()
+    ));
+    o.assert_code(0);
+    assert_eq!(
+        lines_at(&o, "WARNING"),
+        [format!(
+            "debug_file {}: other users may read or write it (mode 0644); it holds this agent's debug log",
+            shared.display()
+        )]
+    );
+    assert_eq!(mode(&shared), 0o644);
+    let text = std::fs::read_to_string(&shared).unwrap();
+    assert!(text.starts_with("earlier line\n"), "{text}");
+    assert!(text.contains("DEBUG: Plug vm1 is ON"), "{text}");
+    // A private existing file: no warning.
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = dev.stdin(&format!(
+        "action=status\nplug=vm1\ndebug_file={}\n",
+        shared.display()
+    ));
+    o.assert_code(0);
+    assert_eq!(o.stderr, "");
 }
 
 #[test]

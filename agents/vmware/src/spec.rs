@@ -162,7 +162,9 @@ const VMWARE_LEGACY_SECTION: ManSection = ManSection {
 In esx mode exec, ssh (secure), ssh_options, ssh_path, identity_file and port_as_ip are accepted and not used.
 
 vmware_type=server1 or server2 runs vmrun as fence-agents does: vmrun -h https://IP/sdk -u USER -p PASS -T server (server2) or vmrun -h HOST -u USER -p PASS -T server1 [-P PORT] (server1), \
-with list, listRegisteredVM, start PLUG and stop PLUG hard. vmrun must say it is version 2 or later. The plug is then the VM's configuration file as vmrun lists it ([datastore] path/name.vmx).
+with list, listRegisteredVM, start PLUG and stop PLUG hard. vmrun must say it is version 2 or later. The plug is then the VM's configuration file as vmrun lists it ([datastore] path/name.vmx). \
+vmrun has no other way to take the password than its command line: while it runs, any local user can read the password there (ps, /proc), so the agent warns on every run in this mode; it never logs that command line with the password in it. \
+With server1, vmrun lists running VMs only, and a VM that is off cannot be told from a name that is not a VM: status, on and off of a VM that is not running fail, where fence-agents answered off; off and reboot of a running VM work and are verified.
 
 Defaults that differ: fence-agents' ipport default was 22 (SSH); here the port is 443, or 80 with notls. list and list-status are added.",
 };
@@ -204,11 +206,11 @@ fn vmware_options() -> OptionSet {
     .with_default("vmware_type", "esx")
     .with_shortdesc(
         "vmware_type",
-        "esx: the vSphere API (vCenter, ESXi); server1, server2: run vmrun (VMware Server)",
+        "esx: the vSphere API (vCenter, ESXi); server1, server2: run vmrun (VMware Server), which can only take the password on its command line, readable by local users while it runs",
     )
     .with_shortdesc(
         "exec",
-        "Path to vmrun for vmware_type server1 and server2 (default /usr/bin/vmrun); not used with esx",
+        "Path to vmrun for vmware_type server1 and server2 (default /usr/bin/vmrun), which gets the password on its command line; not used with esx",
     )
     .with_default("ssh", "1")
     .with_shortdesc("ssh", "Accepted for compatibility; not used")

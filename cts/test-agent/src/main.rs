@@ -1,7 +1,9 @@
 //! `fence_cts_state`: a test-only fence agent whose "device" is a
-//! directory of state files, so that the framework's rules (input,
-//! validation, delay, polling, deadlines, retries, multi-plug, signals,
-//! logging) can be proven through a real process. Never installed.
+//! directory of state files, so that what needs a real process (input
+//! from argv and stdin, exit codes, deadlines in wall-clock time,
+//! signals, syslog, the debug file, the process's own protections) can be
+//! proven through one. The rules of the actions themselves are proven
+//! in-process, in agent-framework's own tests. Never installed.
 //!
 //! `ip` is the state directory. Each plug is a file `<dir>/<plug>` holding
 //! `on` or `off`; a plug without a file is unknown. Files next to it
@@ -13,14 +15,11 @@
 //! * `<plug>.stuck`: power commands are accepted and do nothing;
 //! * `<plug>.fail_on_n`: power on fails N times, then works (the count is
 //!   kept in `<plug>.failures`);
-//! * `<plug>.on_fails`: power on always fails;
 //! * `<plug>.hang`: reading the state never returns (or, if the file says
 //!   `deadline`, returns a timeout when the call's deadline passes);
-//! * `<plug>.slow`: each state read takes this many seconds (bounded by
-//!   the call's deadline, as a network read would be);
-//! * `<plug>.alias`: the alias `list` shows (the plug name otherwise);
 //! * `login.fail`: connecting is refused;
-//! * `login.password`: connecting needs exactly this password.
+//! * `login.password`: connecting needs exactly this password;
+//! * `logout.hang`: closing the session never returns.
 //!
 //! Every device call is appended to `<dir>/calls.log` as
 //! `<unix-ms> <call>`, so tests can assert call order and timing.
@@ -37,10 +36,7 @@ const KNOBS: &[&str] = &[
     "stuck",
     "fail_on_n",
     "failures",
-    "on_fails",
     "hang",
-    "slow",
-    "alias",
     "pending",
     "fail",
     "password",
@@ -131,11 +127,6 @@ impl StateDir {
             )));
         }
         if to == PowerState::On {
-            if self.knob(plug, "on_fails").is_some() {
-                return Err(FenceError::Device(format!(
-                    "the device refused to power on plug {plug}"
-                )));
-            }
             if let Some(n) = self.knob(plug, "fail_on_n") {
                 let n: u32 = n.parse().unwrap_or(0);
                 let done: u32 = self
@@ -201,16 +192,6 @@ impl Device for StateDir {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-        if let Some(secs) = self.knob(plug, "slow").and_then(|s| s.parse::<u64>().ok()) {
-            let wait = Duration::from_secs(secs);
-            if wait > deadline.remaining() {
-                std::thread::sleep(deadline.remaining());
-                return Err(FenceError::TimedOut(format!(
-                    "no answer about plug {plug} before the deadline"
-                )));
-            }
-            std::thread::sleep(wait);
-        }
         logging::trace(format!(
             "device traffic: read {}",
             self.dir.join(plug.as_str()).display()
@@ -238,34 +219,18 @@ impl Device for StateDir {
         let mut out = Vec::new();
         for name in self.plugs()? {
             let plug = Plug::new(name.clone());
-            let alias = self.knob(&plug, "alias").unwrap_or_else(|| name.clone());
             let status = if with_status {
                 self.read_state(&plug).ok()
             } else {
                 None
             };
             out.push(Outlet {
+                alias: name.clone(),
                 id: name,
-                alias,
                 status,
             });
         }
         Ok(out)
-    }
-
-    fn power_cycle(&mut self, plug: &Plug, _deadline: Deadline) -> Result<(), FenceError> {
-        log_call(&self.dir, &format!("cycle {plug}"));
-        if !self.file(plug, None)?.is_file() {
-            return Err(FenceError::Status(format!(
-                "plug {plug} is not on this device"
-            )));
-        }
-        if self.knob(plug, "on_fails").is_some() {
-            return Err(FenceError::Device(format!(
-                "the device refused to reset plug {plug}"
-            )));
-        }
-        self.write_state(plug, PowerState::On)
     }
 
     fn disconnect(&mut self) {
@@ -291,10 +256,40 @@ fn connect(cfg: &Config, _deadline: Deadline) -> Result<Box<dyn Device>, FenceEr
             .collect::<Vec<_>>()
             .join(",")
     ));
+    // What another process on the node could get at: the tests check that
+    // the framework made the process non-dumpable, without core files.
+    // (/proc/self/status has no "Dumpable" line: the kernel answers prctl.)
+    // SAFETY: PR_GET_DUMPABLE takes no pointer and only returns a value.
+    let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+    logging::debug(format!("process dumpable={dumpable}"));
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    for line in limits
+        .lines()
+        .filter(|l| l.starts_with("Max core file size"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        logging::debug(format!("process {}", words.join(" ")));
+    }
     if let Some(pw) = cfg.password() {
         // A careless agent logging its login request: the framework must
         // mask the password wherever it appears.
         logging::trace(format!("device traffic: login password={}", pw.expose()));
+        // A device that echoes the password back in its own encoding (a
+        // SOAP fault, a URL, a JSON body): the framework must mask those
+        // too.
+        let p = pw.expose();
+        logging::trace(format!(
+            "device traffic: <faultstring>InvalidLogin: {}</faultstring>",
+            xml_escaped(p)
+        ));
+        logging::trace(format!(
+            "device traffic: GET /session?password={}",
+            url_encoded(p)
+        ));
+        logging::trace(format!(
+            "device traffic: {{\"password\":\"{}\"}}",
+            json_escaped(p)
+        ));
     }
     if !dir.is_dir() {
         return Err(FenceError::LoginDenied(format!(
@@ -314,6 +309,48 @@ fn connect(cfg: &Config, _deadline: Deadline) -> Result<Box<dyn Device>, FenceEr
     let cleanup_dir = dir.clone();
     signals::on_interrupt(move || log_call(&cleanup_dir, "cleanup"));
     Ok(Box::new(StateDir { dir }))
+}
+
+fn xml_escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c if !c.is_ascii() => format!("&#{};", u32::from(c)),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b' ' => "+".to_string(),
+            b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => char::from(b).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn json_escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => "\\\"".to_string(),
+            '\\' => "\\\\".to_string(),
+            '/' => "\\/".to_string(),
+            c if !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                c.encode_utf16(&mut units)
+                    .iter()
+                    .map(|u| format!("\\u{u:04x}"))
+                    .collect()
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn main() {
