@@ -814,22 +814,22 @@ fn control_knobs_refuse_bad_input() {
     for (method, path, status) in [
         (
             "POST",
-            format!("/rest/connection?moref={host}&state=orphaned"),
+            format!("/host/connection?moref={host}&state=orphaned"),
             400,
         ),
         (
             "POST",
-            format!("/rest/connection?moref={vm}&state=bogus"),
+            format!("/vm/connection?moref={vm}&state=bogus"),
             400,
         ),
         (
             "GET",
-            format!("/rest/connection?moref={host}&state=connected"),
+            format!("/host/connection?moref={host}&state=connected"),
             405,
         ),
         (
             "POST",
-            "/rest/connection?moref=vm-999999&state=connected".to_string(),
+            "/vm/connection?moref=vm-999999&state=connected".to_string(),
             404,
         ),
         ("POST", "/rest/sessions/limit?max=-1".to_string(), 400),

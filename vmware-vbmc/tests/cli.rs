@@ -191,7 +191,7 @@ fn run_resolves_password_scripts_and_checks_what_they_print() {
     assert_eq!(
         lines,
         vec![
-            "vmware-vbmc: [vcenter] password_script: password_script exited with exit status: 3",
+            "vmware-vbmc: [vcenter] password_script: password_script exited with status 3",
             "vmware-vbmc: [[vm]] (plug db02): ipmi_password: 7 bytes is too short; use 16 to 20 random characters (anyone who knows the user name can test passwords offline)",
         ],
         "{err}"
