@@ -5,7 +5,6 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man/man8
 DESTDIR ?=
 CARGO   ?= cargo
-BINDIR   = target/release
 
 # Every name, binary and symlink comes from packaging/agents (one line per
 # program in /usr/sbin), which the .deb, the RPM and the tests read too,
@@ -21,8 +20,8 @@ MANPAGES := $(foreach n,$(NAMES),man/$(n).8)
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 DIST     = fence-vmware-rs-$(VERSION)
-# One release build serves `make install`, the .deb and the RPM.
-export CARGO_TARGET_DIR ?= $(CURDIR)/target
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+BINDIR   = $(CARGO_TARGET_DIR)/release
 
 .PHONY: all build install install-bin install-links install-man uninstall \
 	deb deb-scripts dist spec rpm check demo
@@ -87,17 +86,27 @@ deb-scripts:
 
 # The source tarball the RPM is built from: the tracked files of the work
 # tree, the crates vendored (rpmbuild builds offline), and the spec with the
-# version and the agents of packaging/agents written in.
+# version and the agents of packaging/agents written in. The vendored crates
+# are kept between runs (with their times) until Cargo.lock changes, so that
+# rpmbuild's own target directory stays fresh for them.
 DIST_STAGE = target/package/dist
-dist: spec
-	rm -rf $(DIST_STAGE) && install -d $(DIST_STAGE)/$(DIST)/.cargo
+VENDOR     = target/package/vendor
+dist: spec $(VENDOR)/.stamp
+	rm -rf $(DIST_STAGE) && install -d $(DIST_STAGE)/$(DIST)
 	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $(DIST_STAGE)/$(DIST)
 	cp target/package/rpm/fence-vmware-rs.spec $(DIST_STAGE)/$(DIST)/
-	cd $(DIST_STAGE)/$(DIST) && $(CARGO) vendor --locked --versioned-dirs vendor > .cargo/config.toml
+	cp -a $(VENDOR)/vendor $(VENDOR)/.cargo $(DIST_STAGE)/$(DIST)/
 	install -d target/dist
-	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$$(git log -1 --format=%ct)" \
+	tar --sort=name --owner=0 --group=0 --numeric-owner \
 	  -C $(DIST_STAGE) -czf target/dist/$(DIST).tar.gz $(DIST)
 	@echo target/dist/$(DIST).tar.gz
+
+$(VENDOR)/.stamp: Cargo.lock
+	rm -rf $(VENDOR) && install -d $(VENDOR)/.cargo
+	$(CARGO) vendor --locked --versioned-dirs $(VENDOR)/vendor > $(VENDOR)/.cargo/config.toml.tmp
+	sed 's|^directory = .*|directory = "vendor"|' $(VENDOR)/.cargo/config.toml.tmp > $(VENDOR)/.cargo/config.toml
+	rm $(VENDOR)/.cargo/config.toml.tmp
+	touch $@
 
 spec:
 	install -d target/package/rpm
@@ -105,11 +114,19 @@ spec:
 	  packaging/debian/changelog > target/package/rpm/fence-vmware-rs.spec
 
 # The RPM, built by rpmbuild from `make dist`'s tarball. On a Debian host
-# rpm's database knows none of the BuildRequires, hence --nodeps there.
-RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps)
+# rpm's database knows none of the BuildRequires, hence --nodeps there, and
+# rpm's brp-compress (man pages) needs bash but says #!/bin/sh, which is dash
+# there. The builder signs as
+# the packager (%packager, not a spec tag: it names who built it). The
+# cargo target directory outlives rpmbuild's build tree, so that a second
+# run compiles only what changed. (Sharing target/ with `make build` does not
+# work: the same crates from two source paths make each other stale.)
+RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps --define "__brp_compress bash %{_rpmconfigdir}/brp-compress %{?_prefix}")
+PACKAGER ?= $(shell git log -1 --format='%an <%ae>' 2>/dev/null)
 rpm: dist
 	rpmbuild -ta $(RPMBUILD_FLAGS) --define "_topdir $(CURDIR)/target/rpmbuild" \
-	  --define "cargo_target_dir $(CARGO_TARGET_DIR)" target/dist/$(DIST).tar.gz
+	  $(if $(PACKAGER),--define "packager $(PACKAGER)") \
+	  --define "cargo_target_dir $(CURDIR)/target/rpmbuild/cargo" target/dist/$(DIST).tar.gz
 
 check:
 	./test.sh
