@@ -9,13 +9,15 @@ CARGO   ?= cargo
 # Every name, binary and symlink comes from packaging/agents (one line per
 # program in /usr/sbin), which the .deb, the RPM and the tests read too,
 # all through packaging/agents-query.
+# AGENTS_LIST=FILE tries another list (the tests add fence_vmware_rest).
+AGENTS_LIST ?= packaging/agents
 QUERY     = packaging/agents-query
-ifneq ($(shell $(QUERY) names >/dev/null && echo ok),ok)
+ifneq ($(shell $(QUERY) names $(AGENTS_LIST) >/dev/null && echo ok),ok)
 $(error packaging/agents is unreadable or malformed (see the message above))
 endif
-NAMES    := $(shell $(QUERY) names)
-BINARIES := $(shell $(QUERY) binaries)
-LINKS    := $(shell $(QUERY) links)
+NAMES    := $(shell $(QUERY) names $(AGENTS_LIST))
+BINARIES := $(shell $(QUERY) binaries $(AGENTS_LIST))
+LINKS    := $(shell $(QUERY) links $(AGENTS_LIST))
 MANPAGES := $(foreach n,$(NAMES),man/$(n).8)
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -35,7 +37,8 @@ build:
 # overwriting its files behind dpkg's back would be undone by its next
 # upgrade. The .deb diverts them properly; a plain install refuses unless
 # told otherwise.
-install: build install-bin install-links install-man
+install: build
+	$(MAKE) --no-print-directory install-bin install-links install-man
 
 install-bin:
 	@if [ -z "$(DESTDIR)" ] && [ -z "$(FORCE)" ]; then \
@@ -78,7 +81,7 @@ deb: build deb-scripts
 deb-scripts:
 	rm -rf $(DEB_STAGE)/scripts
 	install -d $(DEB_STAGE)/scripts
-	diverted=$$($(QUERY) diverted | tr "\n" " "); \
+	diverted=$$($(QUERY) diverted $(AGENTS_LIST) | tr "\n" " "); \
 	for s in preinst postrm; do \
 	  sed "s|@DIVERTED@|$${diverted% }|" packaging/debian/$$s > $(DEB_STAGE)/scripts/$$s; \
 	  chmod 0755 $(DEB_STAGE)/scripts/$$s; \
@@ -111,7 +114,7 @@ $(VENDOR)/.stamp: Cargo.lock
 spec:
 	install -d target/package/rpm
 	packaging/rpm/make-spec.sh $(VERSION) packaging/rpm/fence-vmware-rs.spec.in \
-	  packaging/debian/changelog > target/package/rpm/fence-vmware-rs.spec
+	  packaging/debian/changelog $(AGENTS_LIST) > target/package/rpm/fence-vmware-rs.spec
 
 # The RPM, built by rpmbuild from `make dist`'s tarball. On a Debian host
 # rpm's database knows none of the BuildRequires, hence --nodeps there, and

@@ -1,14 +1,17 @@
 #!/bin/sh
-# make-spec.sh VERSION SPEC_IN DEBIAN_CHANGELOG: writes the RPM spec on
+# make-spec.sh VERSION SPEC_IN DEBIAN_CHANGELOG [AGENTS_LIST]: writes the RPM spec on
 # stdout: SPEC_IN with the version (from Cargo.toml, its only home), the
 # Conflicts/Provides/Obsoletes of each fence-agents package that
 # packaging/agents names, and the Debian changelog's entries in RPM's form
 # (one history for both packages).
 set -eu
 version=$1 spec_in=$2 changelog=$3
+list=${4:-$(dirname "$0")/../agents}
 query=$(dirname "$0")/../agents-query
 
-replaces=$("$query" rpm | while read -r pkg; do
+# Run apart first: a malformed list must fail here, not vanish in a pipe.
+"$query" rpm "$list" >/dev/null
+replaces=$("$query" rpm "$list" | while read -r pkg; do
     printf 'Conflicts:      %s\n' "$pkg"
     printf 'Provides:       %s = %%{version}-%%{release}\n' "$pkg"
     printf 'Obsoletes:      %s < %%{version}-%%{release}\n' "$pkg"
