@@ -4,8 +4,8 @@
 # crates); rpmlint finds nothing; `rpm -qp` shows the files, symlinks,
 # scriptlets, computed dependencies and the Conflicts/Provides/Obsoletes of
 # packaging/agents; installed into an empty root (rpm --root --nodeps) its
-# programs run there; and Debian's dnf swaps it with fence-agents' package
-# and back. Needs root. Ends with "N passed, N failed".
+# programs run there; and Debian's dnf and zypper swap it with
+# fence-agents' package and back. Needs root. Ends with "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
 . cts/packaging/lib.sh
 need_root
@@ -206,5 +206,26 @@ dnfr upgrade
 same "... dnf upgrade does not swap ours in again" "$(sorted_words <<<"$THEIRS")" "$(installed)"
 dnfr install --allowerasing fence-vmware-rs
 same "dnf install --allowerasing fence-vmware-rs replaces theirs" "$(sorted_words <<<"$OURS")" "$(installed)"
+
+# The same with SUSE's zypper (Debian packages it too), on the same
+# repositories: it proposes removing the conflicting package, which
+# --force-resolution accepts.
+command -v zypper >/dev/null || abort "zypper is installed (cts/install-deps.sh)"
+DROOT=$SW/zroot
+zyp() { zypper --root "$DROOT" --non-interactive --no-gpg-checks "$@" >>"$SW/zypper.log" 2>&1; }
+zyp addrepo -G "file://$SW/base" base && zyp addrepo -G "file://$SW/ours" ours && zyp refresh ||
+    abort "zypper adds the repositories" "$(tail -3 "$SW/zypper.log")"
+zyp install system-libraries fence-agents-all
+same "zypper: fence-agents-all brings fence-agents-vmware-soap" "$(sorted_words <<<"$THEIRS")" "$(installed)"
+zyp install fence-vmware-rs
+same "zypper install --non-interactive changes nothing (Conflicts)" "$(sorted_words <<<"$THEIRS")" "$(installed)"
+grep -q "Solution 1: deinstallation of fence-agents-vmware-soap" "$SW/zypper.log" &&
+    ok "... and proposes removing fence-agents-vmware-soap" || bad "... and proposes removing fence-agents-vmware-soap"
+zyp install --force-resolution fence-vmware-rs
+same "zypper install --force-resolution fence-vmware-rs" "$(sorted_words <<<"$OURS")" "$(installed)"
+zyp install --force-resolution fence-agents-vmware-soap
+same "zypper install --force-resolution fence-agents-vmware-soap goes back" "$(sorted_words <<<"$THEIRS")" "$(installed)"
+zyp update
+same "... zypper update does not swap ours in again" "$(sorted_words <<<"$THEIRS")" "$(installed)"
 
 finish
