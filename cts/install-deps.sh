@@ -14,11 +14,11 @@ PACKAGES=(
     # Pacemaker's own programs, the cluster stack, pcs, and fence-agents (RelaxNG schema,
     # the Python agents compared against)
     pacemaker pacemaker-cli-utils corosync pcs fence-agents
-    # metadata validation (xmllint), timing (hyperfine), process tools
-    libxml2-utils hyperfine procps psmisc curl ca-certificates
     # the packages (cts/packaging): lintian; rpmbuild, rpmlint, and dnf and
     # zypper with createrepo_c to swap the RPM with fence-agents' stand-ins
     rpm rpmlint lintian dnf zypper createrepo-c file cpio
+    # metadata validation (xmllint), timing (hyperfine), process tools
+    libxml2-utils hyperfine procps psmisc curl ca-certificates
 )
 
 missing=()
