@@ -119,13 +119,14 @@ spec:
 # The RPM, built by rpmbuild from `make dist`'s tarball. On a Debian host
 # rpm's database knows none of the BuildRequires, hence --nodeps there, and
 # rpm's brp-compress (man pages) needs bash but says #!/bin/sh, which is dash
-# there. The builder signs as
-# the packager (%packager, not a spec tag: it names who built it). The
-# cargo target directory outlives rpmbuild's build tree, so that a second
-# run compiles only what changed. (Sharing target/ with `make build` does not
-# work: the same crates from two source paths make each other stale.)
+# there. The Packager is the project's maintainer, as in the .deb (given as
+# %packager, not as a spec tag: it names who builds, not what is built).
+# The cargo target directory outlives rpmbuild's build tree, so that a
+# second run compiles only what changed. (Sharing target/ with `make build`
+# does not work: the same crates from two source paths make each other
+# stale.)
 RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps --define "__brp_compress bash %{_rpmconfigdir}/brp-compress %{?_prefix}")
-PACKAGER ?= $(shell git log -1 --format='%an <%ae>' 2>/dev/null)
+PACKAGER ?= $(shell sed -n 's/^ -- \(.*>\)  .*/\1/p' packaging/debian/changelog | head -1)
 rpm: dist
 	rpmbuild -ta $(RPMBUILD_FLAGS) --define "_topdir $(CURDIR)/target/rpmbuild" \
 	  $(if $(PACKAGER),--define "packager $(PACKAGER)") \

@@ -78,9 +78,9 @@ agents() { "$TOP/packaging/agents-query" "$@"; }
 # sorted_words: the words of stdin, sorted, on one line (set comparison).
 sorted_words() { tr -s ' \n' '\n\n' | sed '/^$/d' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 
-# check_tree_versions: the man pages in man/ name Cargo.toml's version,
-# which the binaries print with --version (fence-agents' metadata schema,
-# /usr/share/cluster/relaxng/metadata.rng, has no place for a version).
+# The version checks. Man pages and --version show Cargo.toml's version;
+# the metadata cannot: fence-agents' schema
+# (/usr/share/cluster/relaxng/metadata.rng) has no place for a version.
 check_man_version() { # FILE NAME WHERE: one man page's .TH line names "NAME VERSION"
     local th where=${3:-}
     th=$(case $1 in *.gz) zcat "$1" ;; *) cat "$1" ;; esac | sed -n '/^\.TH /{p;q}')

@@ -58,6 +58,8 @@ fi
 qp() { rpm -qp "$@" "$RPM" 2>/dev/null; }
 same "NAME VERSION RELEASE" "fence-vmware-rs $VERSION 1" "$(qp --qf '%{NAME} %{VERSION} %{RELEASE}')"
 same "License" "GPL-2.0-or-later" "$(qp --qf '%{LICENSE}')"
+same "Packager is the project's maintainer (the Debian changelog's)" \
+    "$(sed -n 's/^ -- \(.*>\)  .*/\1/p' packaging/debian/changelog | head -1)" "$(qp --qf '%{PACKAGER}')"
 # The files, less the build-id links rpm adds for every ELF file.
 want_files=$( (agents names | sed 's|^|/usr/sbin/|'
     agents names | sed 's|^\(.*\)|/usr/share/man/man8/\1.8.gz|'
