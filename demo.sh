@@ -37,7 +37,7 @@ cargo build -q --workspace --bins
 cts/vcsim/build.sh >/dev/null
 
 say "Installing the agents (Debian package)"
-DEB=$(packaging/debian/build-deb.sh | tail -1)
+DEB=$(make --no-print-directory deb | tail -1)
 dpkg -i "$DEB" >/dev/null
 echo "installed $DEB"
 ls -l /usr/sbin/fence_vmware /usr/sbin/fence_vmware_soap /usr/sbin/fence_vmware_esxi

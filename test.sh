@@ -2,7 +2,8 @@
 # Runs every test of the project on a Debian 12 machine, as root:
 # formatting and lints, unit tests, the cluster test suite against real
 # peers (OpenSSH sshd, dropbear, VMware's vSphere simulator, Pacemaker's
-# stonith_admin, pacemaker-fenced, pcs, corosync), and the Debian package.
+# stonith_admin, pacemaker-fenced, pcs, corosync), the Debian package and
+# the RPM.
 # Installs the Debian packages it needs first. Ends with one line
 # "N passed, N failed" counting every test of every suite.
 set -uo pipefail
@@ -41,7 +42,7 @@ count_cargo() {
 }
 
 suite() {
-    local name=$1
+    local name=$1 start=$SECONDS
     shift
     echo "=== $name"
     local out=target/cts/$name.log
@@ -57,6 +58,21 @@ suite() {
         failures+=("$name")
         [ -z "$line" ] && failed=$((failed + 1))
     fi
+    echo "=== $name took $((SECONDS - start)) s"
+}
+
+# Every suite named here is required: a missing script is a failure, never
+# a silent skip.
+required_suite() {
+    local name=$1 script=$2
+    if [ ! -x "$script" ]; then
+        echo "=== $name"
+        echo "--- FAILED: $name: $script is missing or not executable"
+        failures+=("$name")
+        failed=$((failed + 1))
+        return
+    fi
+    suite "$name" "$script"
 }
 
 if ! cts/install-deps.sh; then
@@ -78,12 +94,9 @@ if [ "$rc" != 0 ]; then
     grep -qE '^test result:' target/cts/cargo-test.log || failed=$((failed + 1))
 fi
 
-if [ -x cts/packaging/deb.sh ]; then
-    suite debian-package cts/packaging/deb.sh
-fi
-if [ -x cts/pacemaker/run-all.sh ]; then
-    suite pacemaker cts/pacemaker/run-all.sh
-fi
+required_suite debian-package cts/packaging/deb.sh
+required_suite rpm-package cts/packaging/rpm.sh
+required_suite pacemaker cts/pacemaker/run-all.sh
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then

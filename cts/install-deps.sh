@@ -14,6 +14,9 @@ PACKAGES=(
     # Pacemaker's own programs, the cluster stack, pcs, and fence-agents (RelaxNG schema,
     # the Python agents compared against)
     pacemaker pacemaker-cli-utils corosync pcs fence-agents
+    # the packages (cts/packaging): lintian; rpmbuild, rpmlint, and dnf and
+    # zypper with createrepo_c to swap the RPM with fence-agents' stand-ins
+    rpm rpmlint lintian dnf zypper createrepo-c file cpio
     # metadata validation (xmllint), timing (hyperfine), process tools, peak memory (GNU time)
     libxml2-utils hyperfine procps psmisc curl ca-certificates time
     # vmware-vbmc: ipmitool as its real peer (fence_ipmilan runs it too), openssl
@@ -49,4 +52,12 @@ fi
 if ! command -v cargo >/dev/null; then
     echo "install-deps: cargo not found; install Rust >= 1.88 with rustup (see README)" >&2
     exit 1
+fi
+
+# cargo-deb builds the .deb (make deb); pinned, so that a new release
+# cannot change the package behind the tests' back.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+    echo "install-deps: installing cargo-deb $CARGO_DEB_VERSION"
+    cargo install --quiet --locked cargo-deb --version "$CARGO_DEB_VERSION"
 fi
