@@ -10,7 +10,8 @@ use agent_framework::{
 };
 use vsphere_core::error::login_failure;
 use vsphere_core::{Backend, Fencer, FencerOptions};
-use vsphere_soap::{SoapBackend, TlsPolicy, UreqHttp};
+use vsphere_soap::HttpPost;
+use vsphere_soap::{SdkHttp, SoapBackend, TlsPolicy};
 
 use crate::settings::SoapSettings;
 
@@ -51,9 +52,9 @@ pub fn connect_soap(
         logging::info("Plain HTTP: the password and the session travel unencrypted");
     }
     let password = cfg.password().ok_or(FenceError::PasswordMissing)?.clone();
-    let http = UreqHttp::new(&s.endpoint, &s.tls, s.family)
+    let http = SdkHttp::new(s.endpoint, &s.tls, s.family)
         .map_err(|e| login_failure(vsphere_soap::to_backend(e)))?;
-    logging::debug(format!("Connecting to {}", s.endpoint.url()));
+    logging::debug(format!("Connecting to {}", http.url()));
     let mut backend = SoapBackend::open(
         Arc::new(http),
         &s.username,

@@ -69,7 +69,7 @@ impl Settings {
             .integer("ipport")
             .filter(|_| cfg.is_given("ipport"))
             .map(|p| p as u16);
-        let endpoint = Endpoint::parse(ip, port, tls != TlsPolicy::PlainHttp)
+        let endpoint = Endpoint::parse(ip, port, &tls)
             .map_err(|e| FenceError::usage(format!("Failed: ip: {e}")))?;
         let family = if cfg.flag("inet4_only") {
             Family::V4

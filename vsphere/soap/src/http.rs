@@ -1,17 +1,16 @@
 //! The HTTP side of vim25, behind one narrow interface ([`HttpPost`]: POST
 //! a body within a deadline, get the status, the body and the cookies
-//! back), so that the client under it can be replaced without touching
-//! the SOAP code; and today's client, `ureq` on OpenSSL, with the TLS
-//! policy the options chose.
+//! back), so that the SOAP code never sees the client under it; and its
+//! implementation on vsphere-http's deadline-bounded client.
 
-use std::io::Read;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::Mutex;
 
 use agent_framework::Deadline;
+use vsphere_http::{Client, Limits, Method};
+pub use vsphere_http::{Endpoint, Family, TlsPolicy};
 
 use crate::error::Error;
+use crate::reply::MAX_REPLY_BYTES;
 
 /// One POST to the SDK endpoint.
 pub struct HttpRequest<'a> {
@@ -45,224 +44,96 @@ pub trait HttpPost: Send + Sync {
     fn url(&self) -> &str;
 }
 
-/// How to treat the server's certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TlsPolicy {
-    /// Verify the certificate and the host name against the system trust
-    /// store (OpenSSL's: SSL_CERT_FILE and SSL_CERT_DIR honoured), or only
-    /// against `ca_file` when given.
-    Verify { ca_file: Option<PathBuf> },
-    /// TLS without any verification (`ssl_insecure`).
-    Insecure,
-    /// Plain HTTP (`notls`, `ssl=0`).
-    PlainHttp,
-}
+/// The path of the vim25 endpoint on vCenter and ESXi.
+pub const SDK_PATH: &str = "/sdk";
 
-/// Which address families to connect over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    Any,
-    V4,
-    V6,
-}
-
-/// Where the SDK is: `https://host:port/sdk`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-}
-
-impl Endpoint {
-    /// From the `ip` option (a host name, an IPv4 or IPv6 address,
-    /// `host:port`, `[v6]:port`) and `ipport` when given. The default port
-    /// is 443, or 80 for plain HTTP.
-    pub fn parse(ip: &str, ipport: Option<u16>, tls: bool) -> Result<Endpoint, String> {
-        let ip = ip.trim();
-        let default_port = if tls { 443 } else { 80 };
-        let (host, port_in_ip) = if let Some(rest) = ip.strip_prefix('[') {
-            let end = rest
-                .find(']')
-                .ok_or_else(|| format!("unbalanced '[' in address {ip:?}"))?;
-            let host = &rest[..end];
-            let after = &rest[end + 1..];
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None if after.is_empty() => None,
-                None => return Err(format!("unexpected text after ']' in {ip:?}")),
-            };
-            (host.to_string(), port)
-        } else if ip.matches(':').count() == 1 {
-            let (h, p) = ip.split_once(':').unwrap_or((ip, ""));
-            (h.to_string(), Some(p))
-        } else {
-            (ip.to_string(), None)
-        };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(format!("{ip:?} is not a host name or address"));
-        }
-        let from_ip = match port_in_ip {
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("bad port in address {ip:?}"))?,
-            ),
-            None => None,
-        };
-        Ok(Endpoint {
-            host,
-            port: ipport.or(from_ip).unwrap_or(default_port),
-            tls,
-        })
-    }
-
-    pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        if self.host.contains(':') {
-            format!("{scheme}://[{}]:{}/sdk", self.host, self.port)
-        } else {
-            format!("{scheme}://{}:{}/sdk", self.host, self.port)
-        }
-    }
-}
-
-/// Reads every certificate of a PEM bundle.
-fn load_bundle(path: &PathBuf) -> Result<Vec<native_tls::Certificate>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    let mut certs = Vec::new();
-    let marker = "-----BEGIN CERTIFICATE-----";
-    for (i, _) in text.match_indices(marker) {
-        let rest = &text[i..];
-        let end_marker = "-----END CERTIFICATE-----";
-        let end = rest
-            .find(end_marker)
-            .ok_or_else(|| format!("truncated certificate in {}", path.display()))?;
-        let pem = &rest[..end + end_marker.len()];
-        certs.push(
-            native_tls::Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| format!("bad certificate in {}: {e}", path.display()))?,
-        );
-    }
-    if certs.is_empty() {
-        return Err(format!(
-            "no PEM certificate found in CA file {}",
-            path.display()
-        ));
-    }
-    Ok(certs)
-}
-
-/// `ureq` on OpenSSL: the system trust store and SSL_CERT_FILE work as
-/// administrators expect. Its timeouts are per read: a peer that trickles
-/// bytes can stretch a call (vsphere-http will bound every wait).
-pub struct UreqHttp {
-    agent: ureq::Agent,
+/// vsphere-http under [`HttpPost`]. Requests may come from two threads at
+/// once (the signal handler logs out while the main thread waits in a
+/// call), so no lock is held during a request: the kept-alive client is
+/// taken out for the call and put back after; a call that finds it taken
+/// uses a fresh clone, with a connection of its own.
+pub struct SdkHttp {
+    idle: Mutex<Option<Client>>,
+    /// Never connected: what a concurrent call clones.
+    template: Client,
     url: String,
 }
 
-impl UreqHttp {
-    pub fn new(endpoint: &Endpoint, tls: &TlsPolicy, family: Family) -> Result<UreqHttp, Error> {
-        let mut builder = ureq::AgentBuilder::new()
-            .redirects(0)
-            .try_proxy_from_env(false)
-            .user_agent(concat!("fence_vmware/", env!("CARGO_PKG_VERSION")))
-            .max_idle_connections(2);
-        if family != Family::Any {
-            builder = builder.resolver(move |addr: &str| -> std::io::Result<Vec<SocketAddr>> {
-                let all: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-                let kept: Vec<SocketAddr> = all
-                    .into_iter()
-                    .filter(|a| match family {
-                        Family::V4 => a.is_ipv4(),
-                        Family::V6 => a.is_ipv6(),
-                        Family::Any => true,
-                    })
-                    .collect();
-                if kept.is_empty() {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        format!(
-                            "{addr} has no {} address",
-                            if family == Family::V4 { "IPv4" } else { "IPv6" }
-                        ),
-                    ));
-                }
-                Ok(kept)
-            });
-        }
-        if endpoint.tls {
-            let mut tb = native_tls::TlsConnector::builder();
-            tb.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
-            match tls {
-                TlsPolicy::Verify {
-                    ca_file: Some(path),
-                } => {
-                    tb.disable_built_in_roots(true);
-                    for c in load_bundle(path).map_err(Error::Tls)? {
-                        tb.add_root_certificate(c);
-                    }
-                }
-                TlsPolicy::Verify { ca_file: None } => {}
-                TlsPolicy::Insecure => {
-                    tb.danger_accept_invalid_certs(true);
-                    tb.danger_accept_invalid_hostnames(true);
-                }
-                TlsPolicy::PlainHttp => {}
-            }
-            let connector = tb
-                .build()
-                .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))?;
-            builder = builder.tls_connector(Arc::new(connector));
-        }
-        Ok(UreqHttp {
-            agent: builder.build(),
-            url: endpoint.url(),
+impl SdkHttp {
+    /// A client for the SDK at `endpoint`. A CA file that cannot be used,
+    /// or a system trust store without a CA, fails here with
+    /// [`Error::Tls`].
+    pub fn new(endpoint: Endpoint, tls: &TlsPolicy, family: Family) -> Result<SdkHttp, Error> {
+        let limits = Limits {
+            max_body: MAX_REPLY_BYTES as u64,
+            ..Limits::default()
+        };
+        let client = Client::new(endpoint, tls, family)
+            .map_err(|e| to_soap_error("connecting", e))?
+            .with_limits(limits);
+        Ok(SdkHttp {
+            url: client.url(SDK_PATH),
+            template: client.clone(),
+            idle: Mutex::new(Some(client)),
         })
+    }
+
+    fn take_client(&self) -> Client {
+        self.idle
+            .lock()
+            .ok()
+            .and_then(|mut idle| idle.take())
+            .unwrap_or_else(|| self.template.clone())
+    }
+
+    fn give_back(&self, client: Client) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.is_none() {
+                *idle = Some(client);
+            }
+        }
     }
 }
 
-impl HttpPost for UreqHttp {
+impl HttpPost for SdkHttp {
     fn post(&self, r: &HttpRequest<'_>, deadline: Deadline) -> Result<HttpReply, Error> {
-        let mut request = self
-            .agent
-            .post(&self.url)
-            .timeout(deadline.socket_timeout())
-            .set("Content-Type", "text/xml; charset=utf-8")
-            .set("SOAPAction", &format!("\"{}\"", r.soap_action));
+        let soap_action = format!("\"{}\"", r.soap_action);
+        let mut headers = vec![
+            ("Content-Type", "text/xml; charset=utf-8"),
+            ("SOAPAction", soap_action.as_str()),
+            (
+                "User-Agent",
+                concat!("fence_vmware/", env!("CARGO_PKG_VERSION")),
+            ),
+        ];
         if let Some(c) = r.cookie {
-            request = request.set("Cookie", c);
+            headers.push(("Cookie", c));
         }
-        let (status, resp) = match request.send_string(r.body) {
-            Ok(resp) => (resp.status(), resp),
-            Err(ureq::Error::Status(code, resp)) => (code, resp),
-            Err(ureq::Error::Transport(t)) => return Err(transport_error(r.what, &t)),
-        };
-        let set_cookies = resp
-            .all("set-cookie")
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        let limit = u64::try_from(r.max_body)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        let mut bytes = Vec::new();
-        resp.into_reader()
-            .take(limit)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_error(r.what, &e))?;
-        if bytes.len() > r.max_body {
+        let mut client = self.take_client();
+        let result = client.request(
+            Method::Post,
+            SDK_PATH,
+            &headers,
+            r.body.as_bytes(),
+            deadline,
+        );
+        self.give_back(client);
+        let response = result.map_err(|e| to_soap_error(r.what, e))?;
+        if response.body.len() > r.max_body {
             return Err(Error::Protocol(format!(
                 "{}: the reply is larger than {} bytes",
                 r.what, r.max_body
             )));
         }
-        let body = String::from_utf8(bytes)
+        let set_cookies = response
+            .headers
+            .get_all("Set-Cookie")
+            .map(str::to_string)
+            .collect();
+        let body = String::from_utf8(response.body)
             .map_err(|_| Error::Protocol(format!("{}: the reply is not UTF-8", r.what)))?;
         Ok(HttpReply {
-            status,
+            status: response.status,
             body,
             set_cookies,
         })
@@ -273,94 +144,40 @@ impl HttpPost for UreqHttp {
     }
 }
 
-fn io_error(method: &str, e: &std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-            Error::Timeout(format!("{method}: {e}"))
-        }
-        _ => Error::Io(format!("{method}: {e}")),
-    }
-}
-
-/// Sorts a ureq transport error into timeout, TLS, connect or I/O, from
-/// its kind and its chain of causes.
-fn transport_error(method: &str, t: &ureq::Transport) -> Error {
-    let mut chain = t.to_string();
-    let mut timed_out = false;
-    let mut tls = false;
-    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(t);
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !chain.contains(&text) {
-            chain.push_str(": ");
-            chain.push_str(&text);
-        }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) {
-                timed_out = true;
-            }
-        }
-        if s.downcast_ref::<native_tls::Error>().is_some() {
-            tls = true;
-        }
-        src = s.source();
-    }
-    let lower = chain.to_ascii_lowercase();
-    if lower.contains("timed out") || lower.contains("timeout") {
-        timed_out = true;
-    }
-    if lower.contains("certificate") || lower.contains("handshake") || lower.contains("ssl") {
-        tls = true;
-    }
-    let msg = format!("{method}: {chain}");
-    if timed_out {
-        return Error::Timeout(msg);
-    }
-    if tls {
-        return Error::Tls(msg);
-    }
-    match t.kind() {
-        ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => Error::Connect(msg),
-        _ => Error::Io(msg),
+/// vsphere-http's failures in vim25's kinds, prefixed with the call.
+/// vsphere-http's messages quote no header value or body, so none of the
+/// session or the password can reach a message through here.
+pub fn to_soap_error(what: &str, e: vsphere_http::Error) -> Error {
+    use vsphere_http::Error as H;
+    let msg = format!("{what}: {e}");
+    match e {
+        H::Timeout { .. } => Error::Timeout(msg),
+        H::Tls(_) => Error::Tls(msg),
+        H::Resolve { .. } | H::Connect(_) => Error::Connect(msg),
+        H::Io { .. } => Error::Io(msg),
+        H::TooLarge { max, .. } => Error::Protocol(format!(
+            "{what}: the reply is larger than {max} bytes ({e})"
+        )),
+        H::Protocol(_) | H::InvalidRequest(_) => Error::Protocol(msg),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
     use std::time::Duration;
 
-    #[test]
-    fn endpoint_forms() {
-        let e = Endpoint::parse("vc.example.org", None, true).unwrap();
-        assert_eq!(e.url(), "https://vc.example.org:443/sdk");
-        let e = Endpoint::parse("vc.example.org", None, false).unwrap();
-        assert_eq!(e.url(), "http://vc.example.org:80/sdk");
-        let e = Endpoint::parse("10.0.0.1:8443", None, true).unwrap();
-        assert_eq!(e.url(), "https://10.0.0.1:8443/sdk");
-        let e = Endpoint::parse("10.0.0.1:8443", Some(9443), true).unwrap();
-        assert_eq!(e.port, 9443, "ipport wins over host:port");
-        let e = Endpoint::parse("::1", None, true).unwrap();
-        assert_eq!(e.url(), "https://[::1]:443/sdk");
-        let e = Endpoint::parse("[fe80::1]:444", None, true).unwrap();
-        assert_eq!(e.url(), "https://[fe80::1]:444/sdk");
-        for bad in ["", "a b", "h:0", "h:x", "[::1", "[::1]x", "h/x"] {
-            assert!(Endpoint::parse(bad, None, true).is_err(), "{bad:?}");
-        }
-    }
-
     fn post_to(port: u16, max_body: usize, within: Duration) -> Result<HttpReply, Error> {
-        let e = Endpoint::parse("127.0.0.1", Some(port), false).unwrap();
-        let http = UreqHttp::new(&e, &TlsPolicy::PlainHttp, Family::Any).unwrap();
+        let policy = TlsPolicy::PlainHttp;
+        let e = Endpoint::parse("127.0.0.1", Some(port), &policy).unwrap();
+        let http = SdkHttp::new(e, &policy, Family::Any).unwrap();
         http.post(
             &HttpRequest {
                 what: "RetrieveServiceContent",
                 body: "<x/>",
                 soap_action: "urn:vim25/6.0",
-                cookie: None,
+                cookie: Some("vmware_soap_session=\"s3cret-session\""),
                 max_body,
             },
             Deadline::after(within),
@@ -368,16 +185,25 @@ mod tests {
     }
 
     #[test]
+    fn the_sdk_url_names_scheme_host_and_port() {
+        let tls = TlsPolicy::Insecure;
+        let e = Endpoint::parse("::1", None, &tls).unwrap();
+        let http = SdkHttp::new(e, &tls, Family::Any).unwrap();
+        assert_eq!(http.url(), "https://[::1]:443/sdk");
+        let plain = TlsPolicy::PlainHttp;
+        let e = Endpoint::parse("vc.example.org", None, &plain).unwrap();
+        let http = SdkHttp::new(e, &plain, Family::Any).unwrap();
+        assert_eq!(http.url(), "http://vc.example.org:80/sdk");
+    }
+
+    #[test]
     fn missing_ca_file_is_a_tls_error() {
-        let e = Endpoint::parse("127.0.0.1", None, true).unwrap();
-        let r = UreqHttp::new(
-            &e,
-            &TlsPolicy::Verify {
-                ca_file: Some("/nonexistent/ca.pem".into()),
-            },
-            Family::Any,
-        );
-        assert!(matches!(r, Err(Error::Tls(_))));
+        let tls = TlsPolicy::Verify {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+        };
+        let e = Endpoint::parse("127.0.0.1", None, &tls).unwrap();
+        let r = SdkHttp::new(e, &tls, Family::Any);
+        assert!(matches!(r, Err(Error::Tls(_))), "{:?}", r.err());
     }
 
     #[test]
@@ -405,29 +231,106 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
-    /// A hand-written peer (no real server floods on request): it answers
-    /// any request with a body far beyond the limit.
-    #[test]
-    fn a_reply_beyond_the_limit_is_an_error() {
-        use std::io::Write;
+    /// A hand-written peer (no real server answers this way on request):
+    /// it reads the request, then answers with `reply`; the request is
+    /// handed back for inspection.
+    fn one_reply(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let _peer = std::thread::spawn(move || {
+        let peer = std::thread::spawn(move || {
+            let mut seen = Vec::new();
             if let Some(Ok(mut c)) = l.incoming().next() {
                 let mut buf = [0u8; 4096];
-                let _ = c.read(&mut buf);
-                let body = vec![b'x'; 200_000];
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                    body.len()
-                );
-                let _ = c.write_all(&body);
+                let n = c.read(&mut buf).unwrap_or(0);
+                seen.extend_from_slice(&buf[..n]);
+                let _ = c.write_all(&reply);
             }
+            seen
         });
+        (port, peer)
+    }
+
+    #[test]
+    fn a_reply_beyond_the_limit_is_an_error() {
+        let body = vec![b'x'; 200_000];
+        let mut reply =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        reply.extend_from_slice(&body);
+        let (port, _peer) = one_reply(reply);
         match post_to(port, 100_000, Duration::from_secs(5)) {
             Err(Error::Protocol(m)) => assert!(m.contains("larger than 100000"), "{m}"),
             other => panic!("{:?}", other.map(|r| r.status)),
         }
+    }
+
+    #[test]
+    fn soap_headers_go_out_and_every_cookie_comes_back() {
+        let (port, peer) = one_reply(
+            b"HTTP/1.1 500 Internal Server Error\r\nSet-Cookie: vmware_soap_session=\"abc\"; Path=/\r\nSet-Cookie: other=1\r\nContent-Length: 7\r\n\r\n<fault>"
+                .to_vec(),
+        );
+        let reply = post_to(port, 1000, Duration::from_secs(5)).unwrap();
+        assert_eq!(reply.status, 500, "a status is a reply, not an error");
+        assert_eq!(reply.body, "<fault>");
+        assert_eq!(
+            reply.set_cookies,
+            ["vmware_soap_session=\"abc\"; Path=/", "other=1"]
+        );
+        let request = String::from_utf8(peer.join().unwrap()).unwrap();
+        assert!(request.starts_with("POST /sdk HTTP/1.1\r\n"), "{request}");
+        for header in [
+            "SOAPAction: \"urn:vim25/6.0\"\r\n",
+            "Content-Type: text/xml; charset=utf-8\r\n",
+            "Cookie: vmware_soap_session=\"s3cret-session\"\r\n",
+        ] {
+            assert!(request.contains(header), "{header:?} missing: {request}");
+        }
+        assert!(request.ends_with("\r\n\r\n<x/>"), "{request}");
+    }
+
+    /// The signal handler logs out while the main thread is inside a call:
+    /// the second call must not wait for the first.
+    #[test]
+    fn a_call_during_another_does_not_wait_for_it() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let _peer = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for (i, c) in l.incoming().take(2).enumerate() {
+                let Ok(mut c) = c else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                if i == 1 {
+                    let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                }
+                held.push(c);
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let policy = TlsPolicy::PlainHttp;
+        let e = Endpoint::parse("127.0.0.1", Some(port), &policy).unwrap();
+        let http = std::sync::Arc::new(SdkHttp::new(e, &policy, Family::Any).unwrap());
+        let request = |what: &'static str| HttpRequest {
+            what,
+            body: "<x/>",
+            soap_action: "urn:vim25/6.0",
+            cookie: None,
+            max_body: 1000,
+        };
+        let stalled = {
+            let http = std::sync::Arc::clone(&http);
+            std::thread::spawn(move || {
+                http.post(&request("Stalled"), Deadline::after(Duration::from_secs(4)))
+                    .map(|r| r.status)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let second = http
+            .post(&request("Logout"), Deadline::after(Duration::from_secs(2)))
+            .unwrap();
+        assert_eq!((second.status, second.body.as_str()), (200, "ok"));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(matches!(stalled.join().unwrap(), Err(Error::Timeout(_))));
     }
 }

@@ -8,8 +8,8 @@
 //! - [`envelope`]: request envelopes.
 //! - [`reply`]: reading a reply within its limits.
 //! - [`parse`]: replies into typed values (total functions, for fuzzing).
-//! - [`http`]: the one HTTP call vim25 needs ([`http::HttpPost`]) and
-//!   today's client for it.
+//! - [`http`]: the one HTTP call vim25 needs ([`http::HttpPost`]), on
+//!   vsphere-http's deadline-bounded client.
 //! - [`transport`]: a call, with the session cookie.
 //! - [`client`]: the typed calls.
 //! - [`backend`]: vsphere-core's trait over them.
@@ -29,4 +29,4 @@ pub use backend::{to_backend, LogoutHandle, SoapBackend};
 pub use elem::{Elem, Moref};
 pub use error::Error;
 pub use fault::{Fault, FaultKind};
-pub use http::{Endpoint, Family, HttpPost, TlsPolicy, UreqHttp};
+pub use http::{Endpoint, Family, HttpPost, SdkHttp, TlsPolicy};
