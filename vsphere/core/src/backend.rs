@@ -188,6 +188,13 @@ pub trait Backend {
         None
     }
 
+    /// What to give instead of a plug that matched several VMs, as the
+    /// sentence that precedes the list of matches. APIs without inventory
+    /// paths (the Automation API) say so here.
+    fn unambiguous_plug_forms(&self) -> &'static str {
+        "Use an inventory path, an instance UUID or a managed object id"
+    }
+
     /// Ends the session.
     fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError>;
 }

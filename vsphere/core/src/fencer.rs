@@ -194,9 +194,9 @@ impl<B: Backend> Fencer<B> {
             }
             n => {
                 let mut msg = format!(
-                    "plug {text:?} matches {n} virtual machines{}; nothing was done. \
-                     Use an inventory path, an instance UUID or a managed object id:",
-                    self.scope_note()
+                    "plug {text:?} matches {n} virtual machines{}; nothing was done. {}:",
+                    self.scope_note(),
+                    self.backend.unambiguous_plug_forms()
                 );
                 let naming = deadline.at_least(Duration::from_secs(2));
                 for vm in &found {
