@@ -375,6 +375,10 @@ fn rest_options() -> OptionSet {
         "ipport",
         "TCP port of the vSphere Automation API (default: 443, or 80 with notls)",
     )
+    .with_shortdesc(
+        "vmware_datacenter",
+        "Only look for virtual machines in this datacenter (its name)",
+    )
     .with_longdesc(
         "vmware_datacenter",
         "Limits the search for the plug, and list, to the virtual machines of this datacenter, given by its name: two VMs of the same name in different datacenters are then no longer ambiguous. The API has no inventory paths: two datacenters of the same name cannot be told apart.",
