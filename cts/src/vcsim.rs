@@ -473,6 +473,12 @@ impl Vcsim {
         self.post(&format!("/rest/sessions/limit?max={max}"));
     }
 
+    /// Whether /api is served; without it every /api URL answers 404, as
+    /// on a vCenter before 7.0 U2 (/rest is served either way).
+    pub fn set_rest_api_enabled(&self, enabled: bool) {
+        self.post(&format!("/rest/api?enabled={enabled}"));
+    }
+
     /// REST calls served, keyed "METHOD /route" (`GET /rest/vcenter/vm`,
     /// `POST /api/vcenter/vm/{vm}/power`).
     pub fn rest_calls(&self) -> HashMap<String, u64> {
