@@ -18,18 +18,28 @@ fn fence_vmware() -> PathBuf {
     bin("fence_vmware")
 }
 
-/// fence_vmware_soap: a symlink to the same binary, as installed.
-fn fence_vmware_soap() -> PathBuf {
-    static LINK: OnceLock<PathBuf> = OnceLock::new();
-    LINK.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("cts-vmware-soap-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let link = dir.join("fence_vmware_soap");
+/// A symlink named `name` to the same binary, as installed.
+fn personality(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cts-vmware-links-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let link = dir.join(name);
+    if std::fs::read_link(&link).ok() != Some(fence_vmware()) {
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(fence_vmware(), &link).expect("symlink");
-        link
-    })
-    .clone()
+    }
+    link
+}
+
+fn fence_vmware_soap() -> PathBuf {
+    static LINK: OnceLock<PathBuf> = OnceLock::new();
+    LINK.get_or_init(|| personality("fence_vmware_soap"))
+        .clone()
+}
+
+fn fence_vmware_rest() -> PathBuf {
+    static LINK: OnceLock<PathBuf> = OnceLock::new();
+    LINK.get_or_init(|| personality("fence_vmware_rest"))
+        .clone()
 }
 
 /// A simulator started with `opts`, or None where none can run (the test
@@ -948,6 +958,7 @@ fn metadata_and_man_pages_match_the_committed_files() {
     for (program, name) in [
         (fence_vmware(), "fence_vmware"),
         (fence_vmware_soap(), "fence_vmware_soap"),
+        (fence_vmware_rest(), "fence_vmware_rest"),
     ] {
         let meta = output_of(&program, &["-o", "metadata"]);
         let committed = std::fs::read_to_string(root.join(format!("metadata/{name}.xml")))
@@ -993,6 +1004,7 @@ fn metadata_declares_every_fence_agents_parameter_and_validates() {
     for (program, name) in [
         (fence_vmware(), "fence_vmware"),
         (fence_vmware_soap(), "fence_vmware_soap"),
+        (fence_vmware_rest(), "fence_vmware_rest"),
     ] {
         let meta = output_of(&program, &["-o", "metadata"]);
         for a in [
@@ -1035,5 +1047,57 @@ fn metadata_declares_every_fence_agents_parameter_and_validates() {
             }
         }
         assert_valid_metadata(&meta, name);
+    }
+}
+
+/// Each parameter's declared default: name -> default (None without one).
+fn defaults(metadata: &str) -> std::collections::BTreeMap<String, Option<String>> {
+    metadata
+        .split("<parameter name=\"")
+        .skip(1)
+        .map(|part| {
+            let name = part.split('"').next().unwrap_or("").to_string();
+            let content = part.split("<content").nth(1).unwrap_or("");
+            let content = content.split('>').next().unwrap_or("");
+            let default = content
+                .split("default=\"")
+                .nth(1)
+                .map(|d| d.split('"').next().unwrap_or("").to_string());
+            (name, default)
+        })
+        .collect()
+}
+
+/// fence_vmware_rest declares fence-agents' defaults (shell_timeout 5,
+/// power_wait 1, ...), except where it is safer on purpose: HTTPS on 443
+/// by default (fence-agents: plain HTTP, ipport 80) and no fixed
+/// api_path (fence-agents: /rest; here /api, or /rest when the server has
+/// no /api).
+#[test]
+fn fence_vmware_rest_keeps_fence_agents_defaults_but_where_safer() {
+    let ours = defaults(&output_of(&fence_vmware_rest(), &["-o", "metadata"]));
+    assert_eq!(ours["shell_timeout"].as_deref(), Some("5"));
+    assert_eq!(ours["power_wait"].as_deref(), Some("1"));
+    let Some(reference) = fence_agents_metadata("fence_vmware_rest") else {
+        skip_unless(false, "fence-agents (Debian package) is not installed");
+        return;
+    };
+    let theirs = defaults(&reference);
+    let on_purpose = [
+        ("ipport", Some("80"), None),
+        ("api_path", Some("/rest"), None),
+    ];
+    for (name, default) in &theirs {
+        match on_purpose.iter().find(|(n, _, _)| n == name) {
+            Some((_, was, is)) => {
+                assert_eq!(default.as_deref(), *was, "fence-agents' {name} changed");
+                assert_eq!(ours[name].as_deref(), *is, "{name}");
+            }
+            None => assert_eq!(
+                ours.get(name),
+                Some(default),
+                "fence_vmware_rest's default of {name} differs from fence-agents'"
+            ),
+        }
     }
 }
