@@ -988,6 +988,34 @@ fn a_host_lost_during_the_power_call_fails_the_off() {
     assert!(!out.stdout.contains("Success"), "{}", out.stdout);
 }
 
+/// Two fencers at once on one VM: the server refuses the second power
+/// call as busy while the first runs (RESOURCE_BUSY, no task named); the
+/// second waits one command time, asks again, and both verify the off.
+#[test]
+fn a_power_call_refused_as_busy_is_tried_again_after_one_command_time() {
+    let Some(sim) = slow(3) else { return };
+    let vm = sim.vm("slow", None).moref.clone();
+    let before = sim.all_states();
+    let first = agent(&sim).args(["-o", "off", "-n", "slow", "--power-timeout=30"]);
+    let first = std::thread::spawn(move || first.run());
+    wait_for_call(&sim, "POST /api/vcenter/vm/{vm}/power");
+    let second = checked(
+        &sim,
+        agent(&sim).args(["-o", "off", "-n", "slow", "-v", "--power-timeout=30"]),
+    );
+    second
+        .assert_code(0)
+        .assert_stderr_has("RESOURCE_BUSY")
+        .assert_stdout_has("Success:");
+    first
+        .join()
+        .expect("first agent")
+        .assert_code(0)
+        .assert_stdout_has("Success: Powered OFF");
+    assert_eq!(count(&calls(&sim), "POST /api/vcenter/vm/{vm}/power"), 3);
+    assert_states(&sim, &before, &[(&vm, "poweredOff")], "two fencers");
+}
+
 #[test]
 fn sigterm_in_the_middle_deletes_the_session() {
     let Some(sim) = slow(20) else { return };

@@ -384,9 +384,13 @@ impl<B: Backend> Fencer<B> {
                     logging::info(format!(
                         "{what}: another task is running on the VM; waiting for it ({detail})"
                     ));
-                    if let Some(other) = task {
-                        let until = deadline.within(self.options.command_timeout);
-                        self.wait_foreign_task(&other, until);
+                    let until = deadline.within(self.options.command_timeout);
+                    match task {
+                        Some(other) => self.wait_foreign_task(&other, until),
+                        // No task named (the Automation API, whose power
+                        // calls return when done): its end is only seen by
+                        // asking again, after one command time.
+                        None => std::thread::sleep(until.remaining()),
                     }
                     retried = true;
                 }
