@@ -429,3 +429,201 @@ impl From<BackendError> for Failure {
         Failure::Backend(e)
     }
 }
+
+/// A hand-written peer (no real server answers these ways on request):
+/// each test scripts the replies a hostile or broken server gives.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::thread::JoinHandle;
+
+    use vsphere_http::{Endpoint, Family, TlsPolicy};
+
+    /// Serves one connection per reply, in order; hands back each request
+    /// head (request line and headers).
+    fn peer(replies: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for reply in replies {
+                let Ok((mut c, _)) = l.accept() else { break };
+                let mut buf = vec![0u8; 16384];
+                let n = c.read(&mut buf).unwrap_or(0);
+                heads.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = c.write_all(&reply);
+            }
+            heads
+        });
+        (port, handle)
+    }
+
+    fn reply(status: &str, body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn client(port: u16, choice: ApiChoice) -> RestClient {
+        let policy = TlsPolicy::PlainHttp;
+        let e = Endpoint::parse("127.0.0.1", Some(port), &policy).unwrap();
+        let http = Client::new(e, &policy, Family::Any).unwrap();
+        RestClient::new(http, choice, "fence", &Secret::new("pw:with colon".into()))
+    }
+
+    fn soon() -> Deadline {
+        Deadline::after(Duration::from_secs(5))
+    }
+
+    #[test]
+    fn login_sends_basic_credentials_and_keeps_the_token_out_of_sight() {
+        let (port, server) = peer(vec![
+            reply("201 Created", "\"tok-123\""),
+            reply("204 No Content", ""),
+        ]);
+        let mut c = client(port, ApiChoice::Detect);
+        c.login(soon()).unwrap();
+        assert_eq!(c.api().map(|a| a.dialect), Some(Dialect::Api));
+        c.logout(soon()).unwrap();
+        // Later logouts do nothing.
+        c.logout(soon()).unwrap();
+        let heads = server.join().unwrap();
+        assert!(
+            heads[0].starts_with("POST /api/session HTTP/1.1\r\n"),
+            "{}",
+            heads[0]
+        );
+        // base64("fence:pw:with colon")
+        assert!(
+            heads[0].contains("Authorization: Basic ZmVuY2U6cHc6d2l0aCBjb2xvbg==\r\n"),
+            "{}",
+            heads[0]
+        );
+        assert!(heads[1].starts_with("DELETE /api/session HTTP/1.1\r\n"));
+        assert!(heads[1].contains("vmware-api-session-id: tok-123\r\n"));
+        assert_eq!(heads.len(), 2);
+    }
+
+    #[test]
+    fn only_a_404_on_api_leads_to_rest() {
+        let not_found = reply("404 Not Found", "");
+        let (port, server) = peer(vec![not_found, reply("200 OK", "{\"value\":\"t\"}")]);
+        let mut c = client(port, ApiChoice::Detect);
+        c.login(soon()).unwrap();
+        assert_eq!(c.api().map(|a| a.base), Some("/rest".to_string()));
+        let heads = server.join().unwrap();
+        assert!(heads[1].starts_with("POST /rest/com/vmware/cis/session "));
+        for (status, body) in [
+            (
+                "401 Unauthorized",
+                r#"{"error_type":"UNAUTHENTICATED","messages":[]}"#,
+            ),
+            ("503 Service Unavailable", ""),
+            ("500 Internal Server Error", "<html>"),
+        ] {
+            let (port, server) = peer(vec![
+                reply(status, body),
+                reply("200 OK", "{\"value\":\"t\"}"),
+            ]);
+            let mut c = client(port, ApiChoice::Detect);
+            let e = c.login(soon()).unwrap_err();
+            assert!(e.to_string().contains(&status[..3]), "{status}: {e}");
+            assert!(c.api().is_none());
+            // Unblock the peer's second accept, which must see nothing.
+            let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+            let heads = server.join().unwrap();
+            assert!(heads[1].is_empty(), "{status}: tried again: {}", heads[1]);
+        }
+    }
+
+    #[test]
+    fn a_login_reply_that_is_no_token_is_refused() {
+        for body in [
+            "",
+            "null",
+            "42",
+            "\"\"",
+            "\"tok\\r\\nX-Injected: 1\"",
+            "\"tok en\"",
+            "{\"value\":\"t\"}",
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        ] {
+            let (port, _peer) = peer(vec![reply("201 Created", body)]);
+            let mut c = client(port, ApiChoice::Detect);
+            match c.login(soon()) {
+                Err(BackendError::Protocol(m)) => assert!(m.contains("no session token"), "{m}"),
+                other => panic!("{body:?}: {other:?}"),
+            }
+            assert!(c.api().is_none());
+        }
+    }
+
+    #[test]
+    fn a_list_reply_of_the_wrong_shape_is_an_error_not_a_guess() {
+        for body in ["{\"value\":[]}", "[", "\"x\"", "{}"] {
+            let (port, _peer) = peer(vec![reply("201 Created", "\"t\""), reply("200 OK", body)]);
+            let mut c = client(
+                port,
+                ApiChoice::Forced {
+                    base: "/api".into(),
+                    dialect: Dialect::Api,
+                },
+            );
+            c.login(soon()).unwrap();
+            match c.get("/vcenter/vm", &[], soon()) {
+                Ok(v) => assert!(!v.is_array(), "{body:?} gave a list: {v}"),
+                Err(Failure::Backend(BackendError::Protocol(_))) => {}
+                Err(e) => panic!("{body:?}: {e:?}"),
+            }
+        }
+    }
+
+    /// The signal handler waits for a login under way, deletes that
+    /// session, and no login happens after it.
+    #[test]
+    fn the_signal_logout_catches_a_login_in_flight_and_closes_the_door() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (seen_tx, seen_rx) = mpsc::channel();
+        let server = std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for i in 0..2 {
+                let Ok((mut c, _)) = l.accept() else { break };
+                let mut buf = vec![0u8; 16384];
+                let n = c.read(&mut buf).unwrap_or(0);
+                heads.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                if i == 0 {
+                    // The login: answered late, after the signal came.
+                    let _ = seen_tx.send(());
+                    std::thread::sleep(Duration::from_millis(500));
+                    let _ = c.write_all(&reply("201 Created", "\"late-token\""));
+                } else {
+                    let _ = c.write_all(&reply("204 No Content", ""));
+                }
+            }
+            heads
+        });
+        let mut c = client(port, ApiChoice::Detect);
+        let handle = c.logout_handle();
+        let login = std::thread::spawn(move || {
+            let r = c.login(soon());
+            (r, c)
+        });
+        seen_rx.recv().unwrap();
+        assert!(handle.logout(soon()).unwrap(), "a session was deleted");
+        let (r, mut c) = login.join().unwrap();
+        r.unwrap();
+        match c.login(soon()) {
+            Err(BackendError::Fault(m)) => assert!(m.contains("stopping"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let heads = server.join().unwrap();
+        assert!(heads[1].starts_with("DELETE /api/session "), "{}", heads[1]);
+        assert!(heads[1].contains("vmware-api-session-id: late-token\r\n"));
+    }
+}
