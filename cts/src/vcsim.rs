@@ -148,6 +148,18 @@ fn text(v: &Value, k: &str) -> String {
 }
 
 impl Vcsim {
+    /// A simulator started with `opts`, or None where none can run (the
+    /// test is then skipped, loudly; under CI it fails).
+    pub fn start_if_available(opts: Options) -> Option<Vcsim> {
+        if crate::support::skip_unless(
+            available(),
+            "the vSphere simulator needs Go and golang-github-vmware-govmomi-dev",
+        ) {
+            return None;
+        }
+        Some(Vcsim::start_with(opts))
+    }
+
     pub fn start() -> Vcsim {
         Vcsim::start_with(Options::default())
     }

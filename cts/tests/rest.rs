@@ -14,31 +14,18 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use cts::support::{bin, skip_unless, AgentRun, Outcome};
-use cts::vcsim::{self, Options, Vcsim, VmState, PASSWORD, USER};
+use cts::support::{base64, bin, link_named, skip_unless, terminate, AgentRun, Outcome};
+use cts::vcsim::{Options, Vcsim, VmState, PASSWORD, USER};
 
 /// fence_vmware_rest: a symlink to fence_vmware, as installed.
 fn rest_agent() -> PathBuf {
     static LINK: OnceLock<PathBuf> = OnceLock::new();
-    LINK.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("cts-vmware-rest-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let link = dir.join("fence_vmware_rest");
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(bin("fence_vmware"), &link).expect("symlink");
-        link
-    })
-    .clone()
+    LINK.get_or_init(|| link_named(&bin("fence_vmware"), "fence_vmware_rest"))
+        .clone()
 }
 
 fn sim_with(opts: Options) -> Option<Vcsim> {
-    if skip_unless(
-        vcsim::available(),
-        "the vSphere simulator needs Go and golang-github-vmware-govmomi-dev",
-    ) {
-        return None;
-    }
-    Some(Vcsim::start_with(opts))
+    Vcsim::start_if_available(opts)
 }
 
 /// HTTPS with the simulator's CA.
@@ -860,27 +847,6 @@ fn the_password_and_the_credentials_never_show_even_at_vvv() {
     }
 }
 
-fn base64(input: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// What distribution guides write for fence_vmware_rest (ip, username,
 /// password, ssl_insecure=1, a host map), as Pacemaker passes it.
 #[test]
@@ -1021,7 +987,7 @@ fn sigterm_in_the_middle_deletes_the_session() {
     let Some(sim) = slow(20) else { return };
     for api in APIS {
         let s0 = sim.rest_sessions();
-        let mut child = Command::new(rest_agent())
+        let child = Command::new(rest_agent())
             .args(["-a", "127.0.0.1", "-u", &sim.port.to_string(), "-l", USER])
             .args(["-p", PASSWORD, "--notls", &api_arg(api)])
             .args(["-o", "off", "-n", "slow", "--power-timeout=60"])
@@ -1033,22 +999,7 @@ fn sigterm_in_the_middle_deletes_the_session() {
         wait_for_call(&sim, power_call(api));
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(sim.rest_sessions().active, 1);
-        // SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let until = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(
-                Instant::now() < until,
-                "the agent did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let out = child.wait_with_output().expect("output");
+        let (status, out) = terminate(child, Duration::from_secs(10));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("interrupted by signal"), "{stderr}");

@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cts::support::{
-    assert_valid_metadata, bin, repo_root, skip_unless, AgentRun, Outcome, TempDir,
+    assert_valid_metadata, bin, link_named, repo_root, skip_unless, terminate, AgentRun, Outcome,
+    TempDir,
 };
 use cts::vcsim::{self, Options, Vcsim, VmState, PASSWORD, USER};
 
@@ -20,14 +21,7 @@ fn fence_vmware() -> PathBuf {
 
 /// A symlink named `name` to the same binary, as installed.
 fn personality(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cts-vmware-links-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let link = dir.join(name);
-    if std::fs::read_link(&link).ok() != Some(fence_vmware()) {
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(fence_vmware(), &link).expect("symlink");
-    }
-    link
+    link_named(&fence_vmware(), name)
 }
 
 fn fence_vmware_soap() -> PathBuf {
@@ -45,13 +39,7 @@ fn fence_vmware_rest() -> PathBuf {
 /// A simulator started with `opts`, or None where none can run (the test
 /// is then skipped, loudly).
 fn vcsim_with(opts: Options) -> Option<Vcsim> {
-    if skip_unless(
-        vcsim::available(),
-        "the vSphere simulator needs Go and golang-github-vmware-govmomi-dev",
-    ) {
-        return None;
-    }
-    Some(Vcsim::start_with(opts))
+    Vcsim::start_if_available(opts)
 }
 
 /// A simulator of a vCenter with two datacenters.
@@ -832,7 +820,7 @@ fn a_session_ended_under_the_agent_is_logged_into_again() {
 #[test]
 fn sigterm_in_the_middle_still_logs_out() {
     let Some(sim) = vcsim_slow(20) else { return };
-    let mut child = Command::new(fence_vmware())
+    let child = Command::new(fence_vmware())
         .args(["-a", "127.0.0.1", "-u", &sim.port.to_string(), "-l", USER])
         .args(["-p", PASSWORD, &ca_arg(&sim)])
         .args(["-o", "off", "-n", "slow", "--power-timeout=60"])
@@ -844,22 +832,7 @@ fn sigterm_in_the_middle_still_logs_out() {
     wait_for_call(&sim, "PowerOffVM_Task");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sim.sessions().active, 1);
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let until = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < until,
-            "the agent did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = child.wait_with_output().expect("output");
+    let (status, out) = terminate(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted by signal"), "{stderr}");
