@@ -463,6 +463,7 @@ fn list_above_the_servers_cap_on_both_apis() {
     };
     assert!(sim.inventory.len() > 4100);
     let want = expected_list(&sim);
+    let before = sim.all_states();
     for api in APIS {
         let c0 = calls(&sim);
         let out = checked(
@@ -503,12 +504,9 @@ fn list_above_the_servers_cap_on_both_apis() {
     let rows = rows(&out);
     assert_eq!(rows.len(), sim.inventory.len());
     let on = rows.iter().filter(|r| r[2] == "ON").count();
-    let truly_on = sim
-        .all_states()
-        .iter()
-        .filter(|s| s.power == "poweredOn")
-        .count();
+    let truly_on = before.iter().filter(|s| s.power == "poweredOn").count();
     assert_eq!(on, truly_on);
+    assert_states(&sim, &before, &[], "lists of 4,100 VMs");
     // fence-agents' agent fails there (rest_sim.rs pins its message).
     if Path::new(PY_AGENT).exists() {
         py_agent(&sim, &["-o", "list"]).assert_code(1);
@@ -523,6 +521,7 @@ fn list_above_the_servers_cap_on_both_apis() {
 fn capped_lists_are_merged_exactly_and_fail_when_nothing_fits() {
     let Some(sim) = plain() else { return };
     sim.set_power(&sim.vm("node10", None).moref, "poweredOff");
+    let before = sim.all_states();
     let uncapped = fence(&sim, &["-o", "list-status"]);
     uncapped.assert_code(0);
     // 22 VMs: a cap of 15 is exceeded by the whole list only (a split per
@@ -550,6 +549,7 @@ fn capped_lists_are_merged_exactly_and_fail_when_nothing_fits() {
             .assert_code(1)
             .assert_stderr_has("UNABLE_TO_ALLOCATE_RESOURCE");
     }
+    assert_states(&sim, &before, &[], "capped lists");
 }
 
 #[test]
@@ -596,6 +596,7 @@ fn the_filter_option_in_either_spelling_on_either_api() {
     }
     // Another field; and on stdin, as Pacemaker passes it.
     sim.set_power(&node10, "poweredOff");
+    let before = sim.all_states();
     let stdin = format!(
         "ip=127.0.0.1\nipport={}\nusername={USER}\npassword={PASSWORD}\nnotls=1\naction=list-status\nfilter=filter.power_states=POWERED_OFF\n",
         sim.port
@@ -630,6 +631,7 @@ fn the_filter_option_in_either_spelling_on_either_api() {
         .assert_code(1)
         .assert_stderr_has("filter:");
     assert_eq!(sim.rest_sessions().logins, logins);
+    assert_states(&sim, &before, &[], "filters");
 }
 
 // ------------------------------------------------- which API, and logins
@@ -697,11 +699,13 @@ fn an_esx_host_has_no_automation_api() {
     }) else {
         return;
     };
+    let before = sim.all_states();
     fence(&sim, &["-o", "status", "-n", "node10"])
         .assert_code(1)
         .assert_stderr_has("Unable to connect/login to fencing device")
         .assert_stderr_has("offers no vSphere Automation API")
         .assert_stderr_has("use fence_vmware_soap");
+    assert_states(&sim, &before, &[], "ESXi");
 }
 
 #[test]
@@ -749,6 +753,7 @@ fn an_expired_session_is_logged_into_again_once() {
 #[test]
 fn tls_is_verified_and_plain_http_only_when_asked() {
     let Some(sim) = https() else { return };
+    let before = sim.all_states();
     let base = || {
         AgentRun::new(rest_agent())
             .args(["-a", "127.0.0.1", "-u", &sim.port.to_string()])
@@ -783,6 +788,7 @@ fn tls_is_verified_and_plain_http_only_when_asked() {
     );
     // Plain HTTP to an HTTPS server: only with notls, and it fails.
     checked(&sim, base().args(["--notls"])).assert_code(1);
+    assert_states(&sim, &before, &[], "TLS");
 
     let Some(plain) = plain() else { return };
     let to_plain = |more: &str| {
@@ -835,6 +841,7 @@ impl TempCa {
 fn the_password_and_the_credentials_never_show_even_at_vvv() {
     let Some(sim) = plain() else { return };
     let basic = base64(format!("{USER}:{PASSWORD}").as_bytes());
+    let before = sim.all_states();
     for api in APIS {
         fence(
             &sim,
@@ -845,6 +852,7 @@ fn the_password_and_the_credentials_never_show_even_at_vvv() {
         .assert_nothing_contains(PASSWORD)
         .assert_nothing_contains(&basic);
     }
+    assert_states(&sim, &before, &[], "reboots at -vvv");
 }
 
 /// What distribution guides write for fence_vmware_rest (ip, username,
@@ -985,6 +993,7 @@ fn a_power_call_refused_as_busy_is_tried_again_after_one_command_time() {
 #[test]
 fn sigterm_in_the_middle_deletes_the_session() {
     let Some(sim) = slow(20) else { return };
+    let before = sim.all_states();
     for api in APIS {
         let s0 = sim.rest_sessions();
         let child = Command::new(rest_agent())
@@ -1017,6 +1026,7 @@ fn sigterm_in_the_middle_deletes_the_session() {
             std::thread::sleep(Duration::from_millis(200));
         }
         sim.set_power(&sim.vm("slow", None).moref, "poweredOn");
+        assert_states(&sim, &before, &[], api);
     }
 }
 

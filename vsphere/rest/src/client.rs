@@ -541,6 +541,35 @@ mod tests {
         }
     }
 
+    /// A TLS failure is the answer too: no second connection for /rest.
+    #[test]
+    fn a_tls_failure_is_no_reason_to_try_rest() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut accepted = 0;
+            let until = std::time::Instant::now() + Duration::from_secs(3);
+            while std::time::Instant::now() < until {
+                if let Ok((mut c, _)) = l.accept() {
+                    accepted += 1;
+                    let _ = c.write_all(&reply("400 Bad Request", "not TLS"));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            accepted
+        });
+        let policy = TlsPolicy::Insecure;
+        let e = Endpoint::parse("127.0.0.1", Some(port), &policy).unwrap();
+        let http = Client::new(e, &policy, Family::Any).unwrap();
+        let mut c = RestClient::new(http, ApiChoice::Detect, "fence", &Secret::new("pw".into()));
+        match c.login(soon()) {
+            Err(BackendError::Tls(m)) => assert!(m.contains("POST /api/session"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.join().unwrap(), 1, "one connection only");
+    }
+
     #[test]
     fn a_login_reply_that_is_no_token_is_refused() {
         for body in [
