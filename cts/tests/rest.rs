@@ -630,6 +630,19 @@ fn the_filter_option_in_either_spelling_on_either_api() {
     fence(&sim, &["-o", "list", "--filter", "filter.=x"])
         .assert_code(1)
         .assert_stderr_has("filter:");
+    fence(
+        &sim,
+        &[
+            "-o",
+            "list",
+            "-s",
+            "DC1",
+            "--filter",
+            "datacenters=datacenter-2",
+        ],
+    )
+    .assert_code(1)
+    .assert_stderr_has("datacenters and vmware_datacenter");
     assert_eq!(sim.rest_sessions().logins, logins);
     assert_states(&sim, &before, &[], "filters");
 }

@@ -115,8 +115,16 @@ impl RestSettings {
             .map_err(|e| FenceError::usage(format!("Failed: {e}")))?;
         let filter = Filters::parse_user(cfg.text("filter").unwrap_or(""))
             .map_err(|e| FenceError::usage(format!("Failed: filter: {e}")))?;
+        let api = ApiSettings::from_config(cfg)?;
+        // Repeated filter values are alternatives: the filter's datacenters
+        // would widen vmware_datacenter's instead of narrowing it.
+        if api.datacenter.is_some() && filter.fields().contains("datacenters") {
+            return Err(FenceError::usage(
+                "Failed: filter: datacenters and vmware_datacenter both choose datacenters; give one",
+            ));
+        }
         Ok(RestSettings {
-            api: ApiSettings::from_config(cfg)?,
+            api,
             choice,
             filter,
         })

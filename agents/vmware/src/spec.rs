@@ -250,7 +250,7 @@ The API says nothing of a virtual machine's own connection state. A power state 
 
 Lists are capped by vCenter (1,000 VMs on /rest, 4,000 on /api; 400 UNABLE_TO_ALLOCATE_RESOURCE beyond). When the cap is reached, the agent lists the VMs per folder, then per host, then per power state, and merges them by VM id; filter is honoured on each part.
 
-The API has no inventory paths, no tasks and no VM questions, and it lists no templates. A plug that is an instance or BIOS UUID is compared with the identity of every virtual machine (vCenter 7.0 Update 1 and later report it; one request per VM).
+The API has no inventory paths, no tasks and no VM questions, and it lists no templates. A plug that is an instance or BIOS UUID is compared with the identity of every virtual machine (vCenter 7.0 Update 1 and later report it): one request per VM, slow in a large inventory, where the name or the id (vm-N) is the better plug.
 
 Nor does it tell a virtual machine that is orphaned, inaccessible or invalid while its host is connected from any other: status then reports the last power state vCenter heard. fence_vmware_soap reads those states; use it where they matter.",
 };
