@@ -1,5 +1,5 @@
 //! The device, as the rules see it: what every vSphere API backend (SOAP
-//! today; the Automation API's REST next) implements.
+//! in vsphere-soap, the Automation API in vsphere-rest) implements.
 //!
 //! A backend does the talking and the translating — requests, replies,
 //! the API's words into [`VmPower`], [`Connection`], [`Question`],
