@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-all.sh - the agents inside real Pacemaker, installed the way an
 # administrator installs them: builds the Debian package (make deb), installs it
-# (diverting fence-agents' fence_vmware and fence_vmware_soap), checks the
+# (diverting fence-agents' fence_vmware, fence_vmware_soap and
+# fence_vmware_rest), checks the
 # installation, starts the real peers on loopback (VMware's vSphere
 # simulator, the fake ESXi host behind OpenSSH's sshd), runs every
 # Pacemaker suite of this directory against each agent, then removes the
@@ -80,6 +81,7 @@ fi
 fa_sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 FA_VMWARE_SUM=$(fa_sum /usr/sbin/fence_vmware)
 FA_SOAP_SUM=$(fa_sum /usr/sbin/fence_vmware_soap)
+FA_REST_SUM=$(fa_sum /usr/sbin/fence_vmware_rest)
 # cts/packaging/deb.sh tests the package itself; here it is only installed.
 make --no-print-directory deb >"$WORK/deb.err" 2>&1
 DEB=$(tail -1 "$WORK/deb.err")
@@ -104,9 +106,13 @@ want_version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
     ok "fence_vmware_soap is a symlink to fence_vmware" || bad "fence_vmware_soap is a symlink to fence_vmware"
 /usr/sbin/fence_vmware_soap -o metadata | grep -q 'resource-agent name="fence_vmware_soap"' &&
     ok "the symlink answers as fence_vmware_soap" || bad "the symlink answers as fence_vmware_soap"
+[ "$(readlink /usr/sbin/fence_vmware_rest)" = fence_vmware ] &&
+    ok "fence_vmware_rest is a symlink to fence_vmware" || bad "fence_vmware_rest is a symlink to fence_vmware"
+/usr/sbin/fence_vmware_rest -o metadata | grep -q 'resource-agent name="fence_vmware_rest"' &&
+    ok "the symlink answers as fence_vmware_rest" || bad "the symlink answers as fence_vmware_rest"
 [ -x /usr/sbin/fence_vmware_esxi ] && ok "fence_vmware_esxi installed in /usr/sbin" ||
     bad "fence_vmware_esxi installed in /usr/sbin"
-for m in fence_vmware fence_vmware_soap fence_vmware_esxi; do
+for m in fence_vmware fence_vmware_soap fence_vmware_rest fence_vmware_esxi; do
     [ -f "/usr/share/man/man8/$m.8.gz" ] && ok "man page $m.8.gz" || bad "man page $m.8.gz"
 done
 if [ -n "$FA_VMWARE_SUM" ]; then
@@ -121,11 +127,14 @@ STAGE=$WORK/stage
 if make --no-print-directory install DESTDIR="$STAGE" PREFIX=/opt/fv >"$WORK/make.out" 2>&1; then
     ok "make install DESTDIR=... PREFIX=/opt/fv"
     for f in sbin/fence_vmware sbin/fence_vmware_esxi share/man/man8/fence_vmware.8 \
-        share/man/man8/fence_vmware_soap.8 share/man/man8/fence_vmware_esxi.8; do
+        share/man/man8/fence_vmware_soap.8 share/man/man8/fence_vmware_rest.8 \
+        share/man/man8/fence_vmware_esxi.8; do
         [ -f "$STAGE/opt/fv/$f" ] && ok "installed /opt/fv/$f" || bad "installed /opt/fv/$f"
     done
     [ "$(readlink "$STAGE/opt/fv/sbin/fence_vmware_soap")" = fence_vmware ] &&
         ok "installed the fence_vmware_soap symlink" || bad "installed the fence_vmware_soap symlink"
+    [ "$(readlink "$STAGE/opt/fv/sbin/fence_vmware_rest")" = fence_vmware ] &&
+        ok "installed the fence_vmware_rest symlink" || bad "installed the fence_vmware_rest symlink"
     make --no-print-directory uninstall DESTDIR="$STAGE" PREFIX=/opt/fv >"$WORK/make.out" 2>&1
     left=$(find "$STAGE" -type f -o -type l | wc -l)
     [ "$left" = 0 ] && ok "make uninstall removes every file" || bad "make uninstall removes every file" "$left left"
@@ -161,6 +170,11 @@ VC=(AGENT=fence_vmware "AGENT_ARGS_GOOD=$VC_ARGS" TARGET_NODE=cts-node2 TARGET_P
     "POWER_STATE_CMD=vc_state node10")
 SOAP=(AGENT=fence_vmware_soap "AGENT_ARGS_GOOD=$VC_ARGS" TARGET_NODE=cts-node3 TARGET_PLUG=dc1only
     "POWER_STATE_CMD=vc_state dc1only")
+# fence_vmware_rest as distribution guides configure it: ip, username,
+# password, ssl_insecure=1 (and pcmk_host_map, which the suites add).
+REST_ARGS="ip=127.0.0.1 ipport=$VC_PORT username=fenceuser password=$VCPASS ssl_insecure=1"
+REST=(AGENT=fence_vmware_rest "AGENT_ARGS_GOOD=$REST_ARGS" TARGET_NODE=cts-node5
+    TARGET_PLUG=DC0_C0_RP0_VM0 "POWER_STATE_CMD=vc_state DC0_C0_RP0_VM0")
 ES_ARGS="ip=127.0.0.1 ipport=$ESXI_PORT username=$ESXI_USER identity_file=$ESXI_IDENTITY"
 ES=(AGENT=fence_vmware_esxi "AGENT_ARGS_GOOD=$ES_ARGS"
     "AGENT_ARGS_BAD=ip=127.0.0.1 ipport=$ESXI_PORT username=nosuchuser identity_file=$ESXI_IDENTITY"
@@ -175,6 +189,9 @@ suite "cluster fence_vmware" "${VC[@]}"
 suite "validate fence_vmware_soap" "${SOAP[@]}"
 suite "pcs fence_vmware_soap" "${SOAP[@]}"
 suite "fencer fence_vmware_soap" "${SOAP[@]}"
+suite "validate fence_vmware_rest" "${REST[@]}"
+suite "pcs fence_vmware_rest" "${REST[@]}"
+suite "fencer fence_vmware_rest" "${REST[@]}"
 suite "validate fence_vmware_esxi" "${ES[@]}"
 suite "pcs fence_vmware_esxi" "${ES[@]}"
 suite "cman_stdin fence_vmware_esxi" "${ES[@]}"
@@ -219,6 +236,8 @@ if [ -n "$FA_VMWARE_SUM" ]; then
         ok "fence-agents' fence_vmware restored" || bad "fence-agents' fence_vmware restored"
     [ "$(fa_sum /usr/sbin/fence_vmware_soap)" = "$FA_SOAP_SUM" ] &&
         ok "fence-agents' fence_vmware_soap restored" || bad "fence-agents' fence_vmware_soap restored"
+    [ "$(fa_sum /usr/sbin/fence_vmware_rest)" = "$FA_REST_SUM" ] &&
+        ok "fence-agents' fence_vmware_rest restored" || bad "fence-agents' fence_vmware_rest restored"
     dpkg-divert --list | grep -q fence-vmware-rs &&
         bad "no diversion left behind" || ok "no diversion left behind"
 fi

@@ -306,3 +306,62 @@ pub fn assert_group_gone(group: i32) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A symlink named `name` to `program` in a directory of this test
+/// process, as the packages install the other names of one program.
+pub fn link_named(program: &Path, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cts-links-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let link = dir.join(name);
+    if std::fs::read_link(&link).ok().as_deref() != Some(program) {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(program, &link).expect("symlink");
+    }
+    link
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit, failing the test
+/// unless it does within `within`: its status and output.
+pub fn terminate(
+    mut child: std::process::Child,
+    within: Duration,
+) -> (std::process::ExitStatus, std::process::Output) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let until = Instant::now() + within;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < until,
+            "the agent did not exit within {within:?} of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, child.wait_with_output().expect("output"))
+}
+
+/// Standard base64 (RFC 4648), for expected HTTP Basic credentials.
+pub fn base64(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -148,6 +148,18 @@ fn text(v: &Value, k: &str) -> String {
 }
 
 impl Vcsim {
+    /// A simulator started with `opts`, or None where none can run (the
+    /// test is then skipped, loudly; under CI it fails).
+    pub fn start_if_available(opts: Options) -> Option<Vcsim> {
+        if crate::support::skip_unless(
+            available(),
+            "the vSphere simulator needs Go and golang-github-vmware-govmomi-dev",
+        ) {
+            return None;
+        }
+        Some(Vcsim::start_with(opts))
+    }
+
     pub fn start() -> Vcsim {
         Vcsim::start_with(Options::default())
     }
@@ -471,6 +483,12 @@ impl Vcsim {
     /// get 503.
     pub fn set_rest_session_limit(&self, max: u32) {
         self.post(&format!("/rest/sessions/limit?max={max}"));
+    }
+
+    /// Whether /api is served; without it every /api URL answers 404, as
+    /// on a vCenter before 7.0 U2 (/rest is served either way).
+    pub fn set_rest_api_enabled(&self, enabled: bool) {
+        self.post(&format!("/rest/api?enabled={enabled}"));
     }
 
     /// REST calls served, keyed "METHOD /route" (`GET /rest/vcenter/vm`,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use cts::support::{skip_unless, AgentRun, Outcome};
+use cts::support::{base64, skip_unless, AgentRun, Outcome};
 use cts::vcsim::{self, encode, Options, Vcsim, PASSWORD, USER};
 
 fn no_sim() -> bool {
@@ -81,27 +81,6 @@ fn http(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
         headers,
         body,
     }
-}
-
-fn base64(input: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn basic(user: &str, password: &str) -> String {

@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cts::support::{
-    assert_valid_metadata, bin, repo_root, skip_unless, AgentRun, Outcome, TempDir,
+    assert_valid_metadata, bin, link_named, repo_root, skip_unless, terminate, AgentRun, Outcome,
+    TempDir,
 };
 use cts::vcsim::{self, Options, Vcsim, VmState, PASSWORD, USER};
 
@@ -18,30 +19,27 @@ fn fence_vmware() -> PathBuf {
     bin("fence_vmware")
 }
 
-/// fence_vmware_soap: a symlink to the same binary, as installed.
+/// A symlink named `name` to the same binary, as installed.
+fn personality(name: &str) -> PathBuf {
+    link_named(&fence_vmware(), name)
+}
+
 fn fence_vmware_soap() -> PathBuf {
     static LINK: OnceLock<PathBuf> = OnceLock::new();
-    LINK.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("cts-vmware-soap-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let link = dir.join("fence_vmware_soap");
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(fence_vmware(), &link).expect("symlink");
-        link
-    })
-    .clone()
+    LINK.get_or_init(|| personality("fence_vmware_soap"))
+        .clone()
+}
+
+fn fence_vmware_rest() -> PathBuf {
+    static LINK: OnceLock<PathBuf> = OnceLock::new();
+    LINK.get_or_init(|| personality("fence_vmware_rest"))
+        .clone()
 }
 
 /// A simulator started with `opts`, or None where none can run (the test
 /// is then skipped, loudly).
 fn vcsim_with(opts: Options) -> Option<Vcsim> {
-    if skip_unless(
-        vcsim::available(),
-        "the vSphere simulator needs Go and golang-github-vmware-govmomi-dev",
-    ) {
-        return None;
-    }
-    Some(Vcsim::start_with(opts))
+    Vcsim::start_if_available(opts)
 }
 
 /// A simulator of a vCenter with two datacenters.
@@ -822,7 +820,7 @@ fn a_session_ended_under_the_agent_is_logged_into_again() {
 #[test]
 fn sigterm_in_the_middle_still_logs_out() {
     let Some(sim) = vcsim_slow(20) else { return };
-    let mut child = Command::new(fence_vmware())
+    let child = Command::new(fence_vmware())
         .args(["-a", "127.0.0.1", "-u", &sim.port.to_string(), "-l", USER])
         .args(["-p", PASSWORD, &ca_arg(&sim)])
         .args(["-o", "off", "-n", "slow", "--power-timeout=60"])
@@ -834,22 +832,7 @@ fn sigterm_in_the_middle_still_logs_out() {
     wait_for_call(&sim, "PowerOffVM_Task");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sim.sessions().active, 1);
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let until = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < until,
-            "the agent did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = child.wait_with_output().expect("output");
+    let (status, out) = terminate(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted by signal"), "{stderr}");
@@ -948,6 +931,7 @@ fn metadata_and_man_pages_match_the_committed_files() {
     for (program, name) in [
         (fence_vmware(), "fence_vmware"),
         (fence_vmware_soap(), "fence_vmware_soap"),
+        (fence_vmware_rest(), "fence_vmware_rest"),
     ] {
         let meta = output_of(&program, &["-o", "metadata"]);
         let committed = std::fs::read_to_string(root.join(format!("metadata/{name}.xml")))
@@ -993,6 +977,7 @@ fn metadata_declares_every_fence_agents_parameter_and_validates() {
     for (program, name) in [
         (fence_vmware(), "fence_vmware"),
         (fence_vmware_soap(), "fence_vmware_soap"),
+        (fence_vmware_rest(), "fence_vmware_rest"),
     ] {
         let meta = output_of(&program, &["-o", "metadata"]);
         for a in [
@@ -1035,5 +1020,57 @@ fn metadata_declares_every_fence_agents_parameter_and_validates() {
             }
         }
         assert_valid_metadata(&meta, name);
+    }
+}
+
+/// Each parameter's declared default: name -> default (None without one).
+fn defaults(metadata: &str) -> std::collections::BTreeMap<String, Option<String>> {
+    metadata
+        .split("<parameter name=\"")
+        .skip(1)
+        .map(|part| {
+            let name = part.split('"').next().unwrap_or("").to_string();
+            let content = part.split("<content").nth(1).unwrap_or("");
+            let content = content.split('>').next().unwrap_or("");
+            let default = content
+                .split("default=\"")
+                .nth(1)
+                .map(|d| d.split('"').next().unwrap_or("").to_string());
+            (name, default)
+        })
+        .collect()
+}
+
+/// fence_vmware_rest declares fence-agents' defaults (shell_timeout 5,
+/// power_wait 1, ...), except where it is safer on purpose: HTTPS on 443
+/// by default (fence-agents: plain HTTP, ipport 80) and no fixed
+/// api_path (fence-agents: /rest; here /api, or /rest when the server has
+/// no /api).
+#[test]
+fn fence_vmware_rest_keeps_fence_agents_defaults_but_where_safer() {
+    let ours = defaults(&output_of(&fence_vmware_rest(), &["-o", "metadata"]));
+    assert_eq!(ours["shell_timeout"].as_deref(), Some("5"));
+    assert_eq!(ours["power_wait"].as_deref(), Some("1"));
+    let Some(reference) = fence_agents_metadata("fence_vmware_rest") else {
+        skip_unless(false, "fence-agents (Debian package) is not installed");
+        return;
+    };
+    let theirs = defaults(&reference);
+    let on_purpose = [
+        ("ipport", Some("80"), None),
+        ("api_path", Some("/rest"), None),
+    ];
+    for (name, default) in &theirs {
+        match on_purpose.iter().find(|(n, _, _)| n == name) {
+            Some((_, was, is)) => {
+                assert_eq!(default.as_deref(), *was, "fence-agents' {name} changed");
+                assert_eq!(ours[name].as_deref(), *is, "{name}");
+            }
+            None => assert_eq!(
+                ours.get(name),
+                Some(default),
+                "fence_vmware_rest's default of {name} differs from fence-agents'"
+            ),
+        }
     }
 }

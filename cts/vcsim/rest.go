@@ -83,6 +83,9 @@
 //	                              would (not counted as logouts): {"expired":N}
 //	POST /rest/sessions/limit?max=N  per-user session limit (vCenter: 550); logins
 //	                              beyond it get 503: {"limit":N}
+//	POST /rest/api?enabled=false  every /api URL answers a bare 404 (still counted
+//	                              under /rest/calls), as on a vCenter before 7.0 U2;
+//	                              enabled=true serves /api again
 //	GET  /rest/calls              {"GET /rest/vcenter/vm":3,...} per method and route
 //	GET  /rest/caps               {"vm":{"rest":1000,"api":4000},"host":...}
 //	POST /rest/caps?resource=vm|host|folder|datacenter&rest=N&api=M  lowers (or
@@ -178,6 +181,9 @@ type restState struct {
 	limit    int
 	calls    map[string]int
 	enabled  bool // vCenter mode
+	// noAPI: /api answers 404, as on a vCenter before 7.0 U2 (POST
+	// /rest/api?enabled=false).
+	noAPI bool
 }
 
 var restSt = &restState{
@@ -429,7 +435,16 @@ func serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	restSt.mu.Lock()
 	restSt.calls[r.Method+" /"+strings.Join(rt.pattern, "/")]++
+	noAPI := restSt.noAPI
 	restSt.mu.Unlock()
+	// A vCenter before 7.0 U2 has no /api endpoint at all; its reverse
+	// proxy answers a bare 404 (what its body holds was not found in a
+	// public source, so none is sent).  Counted above, so a test sees
+	// that a client tried.
+	if d == dialectAPI && noAPI {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
 
 	c := &restCall{w: w, r: r, dialect: d, params: params}
 	if rt.needAuth[r.Method] {
@@ -1400,6 +1415,17 @@ func withRESTControl(next http.Handler) http.Handler {
 		restSt.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]int{"limit": n})
 	})
+	mux.HandleFunc("/rest/api", func(w http.ResponseWriter, r *http.Request) {
+		on, err := strconv.ParseBool(r.URL.Query().Get("enabled"))
+		if r.Method != http.MethodPost || err != nil {
+			jsonError(w, http.StatusBadRequest, "POST /rest/api?enabled=true|false")
+			return
+		}
+		restSt.mu.Lock()
+		restSt.noAPI = !on
+		restSt.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]bool{"enabled": on})
+	})
 	mux.HandleFunc("/rest/calls", func(w http.ResponseWriter, r *http.Request) {
 		restSt.mu.Lock()
 		v := make(map[string]int, len(restSt.calls))
@@ -1435,7 +1461,6 @@ func withRESTControl(next http.Handler) http.Handler {
 	})
 	return mux
 }
-
 
 // ---------------------------------------------------------------------------
 // Extra VMs (-extra-vms).

@@ -1,19 +1,21 @@
-//! `vmware_type=esx` (the default, and fence_vmware_soap): the framework's
-//! [`Device`] on vsphere-core's [`Fencer`], over the vim25 (SOAP) backend.
-//! Every rule lives in the core; this is only the wiring.
+//! The framework's [`Device`] on vsphere-core's [`Fencer`], over the vim25
+//! (SOAP) backend (`vmware_type=esx`, fence_vmware_soap) or the Automation
+//! API's (fence_vmware_rest). Every rule lives in the core; this is only
+//! the wiring: the connection, the logout on signals, and what monitor
+//! checks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use agent_framework::{
-    logging, signals, Config, Deadline, Device, FenceError, Outlet, Plug, PowerState,
+    logging, signals, Config, Deadline, Device, FenceError, Outlet, Plug, PowerState, Secret,
 };
 use vsphere_core::error::login_failure;
 use vsphere_core::{Backend, Fencer, FencerOptions};
-use vsphere_soap::HttpPost;
-use vsphere_soap::{SdkHttp, SoapBackend, TlsPolicy};
+use vsphere_rest::RestBackend;
+use vsphere_soap::{HttpPost, SdkHttp, SoapBackend, TlsPolicy};
 
-use crate::settings::SoapSettings;
+use crate::settings::{ApiSettings, RestSettings};
 
 /// Options fence-agents' fence_vmware takes for its other modes, which
 /// the vSphere API does not use.
@@ -30,14 +32,24 @@ const NOT_USED: &[&str] = &[
 /// How long the logout after SIGTERM or SIGINT may take.
 const SIGNAL_LOGOUT: Duration = Duration::from_secs(3);
 
-pub struct VsphereDevice<B: Backend>(Fencer<B>);
+/// What `monitor` proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Monitor {
+    /// Logging in worked (fence_vmware, fence_vmware_soap).
+    LoggedIn,
+    /// The user sees at least one VM: fence-agents' fence_vmware_rest
+    /// fails monitor on an empty list since its PR #569 (a user without
+    /// privileges on the VMs sees none, and could fence nothing).
+    SeesVms,
+}
 
-/// RetrieveServiceContent, then Login, within `deadline`.
-pub fn connect_soap(
-    cfg: &Config,
-    s: SoapSettings,
-    deadline: Deadline,
-) -> Result<Box<dyn Device>, FenceError> {
+pub struct VsphereDevice<B: Backend> {
+    fencer: Fencer<B>,
+    monitor: Monitor,
+}
+
+/// What every personality does before connecting; the password.
+fn prepare(cfg: &Config, s: &ApiSettings) -> Result<Secret, FenceError> {
     for unused in NOT_USED {
         if cfg.is_given(unused) {
             logging::debug(format!(
@@ -51,7 +63,24 @@ pub fn connect_soap(
     if s.tls == TlsPolicy::PlainHttp {
         logging::info("Plain HTTP: the password and the session travel unencrypted");
     }
-    let password = cfg.password().ok_or(FenceError::PasswordMissing)?.clone();
+    cfg.password().cloned().ok_or(FenceError::PasswordMissing)
+}
+
+fn fencer_options(cfg: &Config, s: &ApiSettings) -> FencerOptions {
+    FencerOptions {
+        datacenter: s.datacenter.clone(),
+        command_timeout: cfg.timeouts.shell.max(Duration::from_secs(1)),
+    }
+}
+
+/// RetrieveServiceContent, then Login, within `deadline`.
+pub fn connect_soap(
+    cfg: &Config,
+    s: ApiSettings,
+    deadline: Deadline,
+) -> Result<Box<dyn Device>, FenceError> {
+    let password = prepare(cfg, &s)?;
+    let options = fencer_options(cfg, &s);
     let http = SdkHttp::new(s.endpoint, &s.tls, s.family)
         .map_err(|e| login_failure(vsphere_soap::to_backend(e)))?;
     logging::debug(format!("Connecting to {}", http.url()));
@@ -78,16 +107,55 @@ pub fn connect_soap(
         signals::clear();
         return Err(login_failure(e));
     }
-    let options = FencerOptions {
-        datacenter: s.datacenter,
-        command_timeout: cfg.timeouts.shell.max(Duration::from_secs(1)),
-    };
-    Ok(Box::new(VsphereDevice(Fencer::new(backend, options))))
+    Ok(Box::new(VsphereDevice {
+        fencer: Fencer::new(backend, options),
+        monitor: Monitor::LoggedIn,
+    }))
+}
+
+/// A session of the Automation API (/api, or /rest), within `deadline`.
+pub fn connect_rest(
+    cfg: &Config,
+    s: RestSettings,
+    deadline: Deadline,
+) -> Result<Box<dyn Device>, FenceError> {
+    let password = prepare(cfg, &s.api)?;
+    let options = fencer_options(cfg, &s.api);
+    let api = s.api;
+    let http = vsphere_http::Client::new(api.endpoint, &api.tls, api.family)
+        .map_err(|e| login_failure(vsphere_rest::error::transport("connecting", e)))?;
+    logging::debug(format!("Connecting to {}", http.url("")));
+    let mut backend = RestBackend::new(
+        http,
+        s.choice,
+        &api.username,
+        &password,
+        api.datacenter,
+        s.filter,
+    );
+    // As for SOAP: the handler deletes the session on SIGTERM and SIGINT,
+    // also one whose login is under way when the signal comes.
+    let handle = backend.logout_handle();
+    signals::on_interrupt(
+        move || match handle.logout(Deadline::after(SIGNAL_LOGOUT)) {
+            Ok(true) => logging::info("Deleted the vSphere Automation API session"),
+            Ok(false) => logging::debug("No vSphere Automation API session to delete"),
+            Err(e) => logging::error(format!("Deleting the session after the signal failed: {e}")),
+        },
+    );
+    if let Err(e) = backend.login(deadline) {
+        signals::clear();
+        return Err(login_failure(e));
+    }
+    Ok(Box::new(VsphereDevice {
+        fencer: Fencer::new(backend, options),
+        monitor: Monitor::SeesVms,
+    }))
 }
 
 impl<B: Backend> Device for VsphereDevice<B> {
     fn power_state(&mut self, plug: &Plug, deadline: Deadline) -> Result<PowerState, FenceError> {
-        self.0.power_state(plug, deadline)
+        self.fencer.power_state(plug, deadline)
     }
 
     fn set_power(
@@ -96,19 +164,32 @@ impl<B: Backend> Device for VsphereDevice<B> {
         target: PowerState,
         deadline: Deadline,
     ) -> Result<(), FenceError> {
-        self.0.set_power(plug, target, deadline)
+        self.fencer.set_power(plug, target, deadline)
     }
 
     fn list(&mut self, with_status: bool, deadline: Deadline) -> Result<Vec<Outlet>, FenceError> {
-        self.0.list(with_status, deadline)
+        self.fencer.list(with_status, deadline)
     }
 
-    fn monitor(&mut self, _deadline: Deadline) -> Result<(), FenceError> {
-        // Logging in was the check; disconnect() logs out.
-        Ok(())
+    fn monitor(&mut self, deadline: Deadline) -> Result<(), FenceError> {
+        match self.monitor {
+            // Logging in was the check; disconnect() logs out.
+            Monitor::LoggedIn => Ok(()),
+            Monitor::SeesVms => {
+                if self.fencer.list(false, deadline)?.is_empty() {
+                    return Err(FenceError::Status(
+                        "the server lists no virtual machine to this user (with this filter and \
+                         vmware_datacenter): a user without privileges on the VMs sees none, and \
+                         could fence none"
+                            .into(),
+                    ));
+                }
+                Ok(())
+            }
+        }
     }
 
     fn disconnect(&mut self) {
-        self.0.disconnect();
+        self.fencer.disconnect();
     }
 }

@@ -1,6 +1,7 @@
 //! fence_vmware (and fence_vmware_soap, the same program under another
 //! name): fences virtual machines managed by VMware vCenter or ESXi
-//! through the vSphere Web Services API, spoken natively.
+//! through the vSphere Web Services API, spoken natively; as
+//! fence_vmware_rest, through vCenter's Automation API (REST).
 
 mod device;
 mod settings;
@@ -9,7 +10,7 @@ mod vmrun;
 
 use agent_framework::{run, Config, Deadline, Device, FenceError};
 
-use settings::Settings;
+use settings::{RestSettings, Settings};
 
 /// The back end `vmware_type` chose: the vSphere API, or vmrun for
 /// server1/server2 (fence_vmware only).
@@ -20,8 +21,14 @@ fn connect(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, FenceErr
     }
 }
 
+/// fence_vmware_rest: the Automation API.
+fn connect_rest(cfg: &Config, deadline: Deadline) -> Result<Box<dyn Device>, FenceError> {
+    device::connect_rest(cfg, RestSettings::from_config(cfg)?, deadline)
+}
+
 fn main() {
     let vmware = spec::fence_vmware(connect);
     let soap = spec::fence_vmware_soap(connect);
-    run::main(&[&vmware, &soap]);
+    let rest = spec::fence_vmware_rest(connect_rest);
+    run::main(&[&vmware, &soap, &rest]);
 }

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use agent_framework::{Config, FenceError};
-use vsphere_soap::{Endpoint, Family, TlsPolicy};
+use vsphere_http::{Endpoint, Family, TlsPolicy};
+use vsphere_rest::{ApiChoice, Filters};
 
 use crate::vmrun;
 
@@ -14,13 +15,15 @@ use crate::vmrun;
 pub enum Settings {
     /// `esx` (the default, and fence_vmware_soap): the vSphere Web
     /// Services API.
-    Soap(SoapSettings),
+    Soap(ApiSettings),
     /// `server1`, `server2`: VMware's vmrun.
     Vmrun(vmrun::Kind),
 }
 
+/// Where a vSphere API is and who logs in: the same options for SOAP and
+/// REST.
 #[derive(Debug, Clone)]
-pub struct SoapSettings {
+pub struct ApiSettings {
     pub endpoint: Endpoint,
     pub tls: TlsPolicy,
     pub family: Family,
@@ -63,6 +66,12 @@ impl Settings {
             Some("server2") => return Ok(Settings::Vmrun(vmrun::Kind::Server2)),
             _ => {}
         }
+        ApiSettings::from_config(cfg).map(Settings::Soap)
+    }
+}
+
+impl ApiSettings {
+    pub fn from_config(cfg: &Config) -> Result<ApiSettings, FenceError> {
         let tls = tls_policy(cfg);
         let ip = cfg.text("ip").unwrap_or("");
         let port = cfg
@@ -78,7 +87,7 @@ impl Settings {
         } else {
             Family::Any
         };
-        Ok(Settings::Soap(SoapSettings {
+        Ok(ApiSettings {
             endpoint,
             tls,
             family,
@@ -88,15 +97,56 @@ impl Settings {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
-        }))
+        })
     }
 }
 
-/// The agent's own checks (both personalities).
+/// fence_vmware_rest: the connection, which API, and the list filter.
+#[derive(Debug, Clone)]
+pub struct RestSettings {
+    pub api: ApiSettings,
+    pub choice: ApiChoice,
+    pub filter: Filters,
+}
+
+impl RestSettings {
+    pub fn from_config(cfg: &Config) -> Result<RestSettings, FenceError> {
+        let choice = ApiChoice::parse(cfg.text("api_path"))
+            .map_err(|e| FenceError::usage(format!("Failed: {e}")))?;
+        let filter = Filters::parse_user(cfg.text("filter").unwrap_or(""))
+            .map_err(|e| FenceError::usage(format!("Failed: filter: {e}")))?;
+        let api = ApiSettings::from_config(cfg)?;
+        // Repeated filter values are alternatives: the filter's datacenters
+        // would widen vmware_datacenter's instead of narrowing it.
+        if api.datacenter.is_some() && filter.fields().contains("datacenters") {
+            return Err(FenceError::usage(
+                "Failed: filter: datacenters and vmware_datacenter both choose datacenters; give one",
+            ));
+        }
+        Ok(RestSettings {
+            api,
+            choice,
+            filter,
+        })
+    }
+}
+
+/// fence_vmware's and fence_vmware_soap's own checks.
 pub fn validate(cfg: &Config) -> Result<(), FenceError> {
     if let Settings::Vmrun(_) = Settings::from_config(cfg)? {
         return Ok(());
     }
+    validate_connection(cfg)
+}
+
+/// fence_vmware_rest's own checks.
+pub fn validate_rest(cfg: &Config) -> Result<(), FenceError> {
+    RestSettings::from_config(cfg)?;
+    validate_connection(cfg)
+}
+
+/// The TLS options, checked against each other.
+fn validate_connection(cfg: &Config) -> Result<(), FenceError> {
     let secure_asked = ["ssl", "ssl_secure", "ssl_insecure"]
         .iter()
         .any(|o| cfg.flag(o));

@@ -1,6 +1,6 @@
-//! The two personalities, declared as data: fence_vmware (fence-agents'
-//! parameters, vmware_type esx by default) and fence_vmware_soap (its
-//! parameters and names, with safe defaults).
+//! The three personalities, declared as data: fence_vmware (fence-agents'
+//! parameters, vmware_type esx by default), fence_vmware_soap and
+//! fence_vmware_rest (their parameters and names, with safe defaults).
 
 use std::borrow::Cow;
 
@@ -20,32 +20,49 @@ its inventory path (/datacenter/vm/folder/name), its instance UUID, its BIOS UUI
 or its managed object id (vm-123). Exactly one VM must match; when several do, nothing is done and their inventory paths are printed. \
 Several plugs may be given, separated by plug_separator.";
 
-/// The CA bundle option. fence-agents' VMware agents have none;
-/// fence_openstack calls it cacert, so the name is kept.
-fn cacert() -> OptionSpec {
+/// A text option of this agent's own (not in the framework's registry),
+/// with no default and no short form.
+fn own_text_option(
+    name: &'static str,
+    long: &'static str,
+    placeholder: &'static str,
+    shortdesc: &'static str,
+    longdesc: &'static str,
+) -> OptionSpec {
     OptionSpec {
-        name: "cacert",
+        name,
         deprecated: None,
         short: None,
-        long: "cacert",
-        argv_aliases: vec!["ssl-ca-file"],
-        placeholder: Some("[cacert]"),
+        long,
+        argv_aliases: vec![],
+        placeholder: Some(placeholder),
         kind: ValueKind::Text,
         default: None,
         required: Required::No,
         order: 2,
-        shortdesc: Cow::Borrowed(
-            "Path to a PEM file of CA certificates to trust instead of the system trust store",
-        ),
-        longdesc: Some(Cow::Borrowed(
-            "The server's certificate must be issued by one of these CAs and name the host given in ip. \
-Without it, the system trust store is used (OpenSSL's: SSL_CERT_FILE and SSL_CERT_DIR are honoured).",
-        )),
+        shortdesc: Cow::Borrowed(shortdesc),
+        longdesc: Some(Cow::Borrowed(longdesc)),
         secret: false,
     }
 }
 
-/// Options and descriptions both personalities share.
+/// The CA bundle option. fence-agents' VMware agents have none;
+/// fence_openstack calls it cacert, so the name is kept.
+fn cacert() -> OptionSpec {
+    OptionSpec {
+        argv_aliases: vec!["ssl-ca-file"],
+        ..own_text_option(
+            "cacert",
+            "cacert",
+            "[cacert]",
+            "Path to a PEM file of CA certificates to trust instead of the system trust store",
+            "The server's certificate must be issued by one of these CAs and name the host given in ip. \
+Without it, the system trust store is used (OpenSSL's: SSL_CERT_FILE and SSL_CERT_DIR are honoured).",
+        )
+    }
+}
+
+/// Options and descriptions the three personalities share.
 fn common(set: OptionSet) -> OptionSet {
     set.add(cacert())
         .with_required("plug", Required::ForPowerActions)
@@ -178,6 +195,88 @@ notls means plain HTTP here (fence-agents' meaning, SSL 3.0 through gnutls-cli, 
 The plug may also be an instance or BIOS UUID, a managed object id, or a name with /; vmware_datacenter and cacert are added. A name that matches several virtual machines is an error instead of a guess.",
 };
 
+/// fence-agents' fence_vmware_rest's `api_path`, without its default:
+/// the agent chooses /api or /rest itself unless told.
+fn api_path() -> OptionSpec {
+    own_text_option(
+        "api_path",
+        "api-path",
+        "[path]",
+        "The path part of the API URL: /api or /rest (default: /api, or /rest when the server has no /api)",
+        "/api is the vSphere Automation API of vCenter 7.0 Update 2 and later; /rest is the older spelling of the same API (vCenter 6.5 to 8), deprecated since 7.0 Update 2. \
+Without api_path the agent logs in at /api and, only when the server answers that URL with 404 Not Found, at /rest; a refused password or a TLS failure is never a reason to try the other. \
+With api_path, only that API is used; a path behind a reverse proxy must end with /api or /rest (/vc1/rest). fence-agents' agent used /rest unless told otherwise.",
+    )
+}
+
+/// fence-agents' fence_vmware_rest's `filter`.
+fn filter() -> OptionSpec {
+    own_text_option(
+        "filter",
+        "filter",
+        "[filter]",
+        "Filter to only return relevant VMs in list and monitor (e.g. \"filter.names=node1&filter.names=node2\")",
+        "A query string added to the list of virtual machines, as fence-agents' agent adds it: fields names, vms, folders, datacenters, hosts, clusters, resource_pools, power_states. \
+It may be written for /rest (filter.names=a&filter.names=b, or indexed: filter.names.1=a&filter.names.2=b) or for /api (names=a,b or names=a&names=b): \
+it is translated to the API the server speaks. It is not needed for large inventories: a list longer than the server returns at once is read in parts. \
+It limits list, list-status and monitor only; a plug is always looked up among all virtual machines (of vmware_datacenter, when given).",
+    )
+}
+
+const REST_PLUG_DESC: &str =
+    "Virtual machine: name, managed object id (vm-N), or instance or BIOS UUID";
+
+const REST_PLUG_LONG: &str = "The virtual machine to fence, as its name (web/01 finds the VM vCenter stores as web%2f01), its managed object id (vm-123), \
+its instance UUID or its BIOS UUID (only when no other VM has the same one: clones share BIOS UUIDs). Exactly one VM must match; when several do, nothing is done and they are named. \
+Several plugs may be given, separated by plug_separator.";
+
+const REST_LONGDESC: &str = "fence_vmware_rest fences virtual machines managed by VMware vCenter Server through the vSphere Automation API (REST), at /api (vCenter 7.0 Update 2 and later) or /rest (vCenter 6.5 and later). \
+It is the same program as fence_vmware, answering to this name with the parameters of fence-agents' fence_vmware_rest.
+
+To fence, it logs in, finds the one virtual machine the plug names, reads its power state together with the connection state of its host, asks for it to be powered off (or on), reads the state back until it is verified, and deletes its session. \
+The session is deleted on every way out: success, failure, timeout and SIGTERM or SIGINT.
+
+Unlike fence-agents' agent, this one uses HTTPS on port 443 with certificate verification by default; plain HTTP needs notls=1. \
+A list longer than the server returns at once (1,000 virtual machines on /rest, 4,000 on /api) is read in parts, so filter is no longer needed for it.";
+
+const REST_API_SECTION: ManSection = ManSection {
+    title: "The Automation API",
+    text: "vCenter serves the same API twice: at /api since 7.0 Update 2, and at /rest since 6.5 (deprecated since 7.0 Update 2). The agent logs in at /api (POST /api/session) and falls back to /rest (POST /rest/com/vmware/cis/session) only when /api answers 404 Not Found, as vCenter before 7.0 Update 2 does. \
+A refused password (401), a full session table (503) or a TLS failure ends the attempt: trying the other API would not change the answer. api_path=/api or api_path=/rest uses that API and no other.
+
+An ESXi host serves neither: use fence_vmware_soap (or fence_vmware) for it.
+
+The API says nothing of a virtual machine's own connection state. A power state counts only when the VM's host is connected to vCenter: the host (found by listing the VMs of each host, vcenter/vm?hosts=...) and its connection_state (vcenter/host) are read before and after the VM's power state, in every status read and every poll of a verification.
+
+Lists are capped by vCenter (1,000 VMs on /rest, 4,000 on /api; 400 UNABLE_TO_ALLOCATE_RESOURCE beyond). When the cap is reached, the agent lists the VMs per folder, then per host, then per power state, and merges them by VM id; filter is honoured on each part.
+
+The API has no inventory paths, no tasks and no VM questions, and it lists no templates. A plug that is an instance or BIOS UUID is compared with the identity of every virtual machine (vCenter 7.0 Update 1 and later report it): one request per VM, slow in a large inventory, where the name or the id (vm-N) is the better plug.
+
+Nor does it tell a virtual machine that is orphaned, inaccessible or invalid while its host is connected from any other: status then reports the last power state vCenter heard. fence_vmware_soap reads those states; use it where they matter.",
+};
+
+const REST_REFUSALS_SECTION: ManSection = ManSection {
+    title: "What the agent refuses, and why",
+    text: "A fence agent that says Success lets the cluster take over the node's resources, so the agent refuses, with exit status 1 and a message on standard error, whatever it cannot vouch for. The first line is fence-agents' (for instance Failed: Unable to obtain correct plug status or plug is not available); the next lines say why.
+
+A plug that matches several virtual machines (the same name in two folders or datacenters, clones sharing a BIOS UUID, a name that is another VM's id): plug \"dup\" matches 2 virtual machines; nothing was done, followed by each match's folder, datacenter and id. Use the id (vm-N) or the instance UUID as the plug, or limit the search with vmware_datacenter. fence-agents' agent acted on the first VM the server listed.
+
+A plug that matches nothing: no virtual machine matches plug \"node1\". An inventory path: the API has none, so it matches nothing. A vmware_datacenter that names no datacenter, or several.
+
+A virtual machine whose host is not connected to vCenter (disconnected, notResponding): its power state is only the last one vCenter heard. status exits 1, never 2; off, on and reboot fail without acting, in every read of the verification; list-status shows UNKNOWN. Fence the host itself (its own BMC) or bring it back to vCenter.
+
+A list longer than the server's cap even per folder, host and power state; monitor with a list that fails, or that is empty (a user without privileges on the virtual machines sees none). A session table that is full (503 at login, vCenter allows 550 sessions per user): Unable to connect/login to fencing device, with the server's message. A server whose certificate cannot be verified: trust its CA with cacert or the system store, or set ssl_insecure knowingly.",
+};
+
+const REST_DIFF_SECTION: ManSection = ManSection {
+    title: "Differences from fence-agents",
+    text: "fence-agents' fence_vmware_rest uses plain HTTP on port 80 unless ssl, ssl_secure or ssl_insecure is given. This agent uses HTTPS on port 443 with certificate verification unless notls=1 or ssl=0 is given; an existing configuration that relied on plain HTTP must add notls=1. ssl_insecure=0 no longer turns verification off.
+
+api_path has no default: /api is used, or /rest when the server has no /api (fence-agents: /rest). filter may be written for either API. A list above the server's cap works without filter, and a list that fails makes monitor fail (fence-agents passed monitor with an empty list then).
+
+A plug that matches several virtual machines is refused (fence-agents acted on the first one listed). list prints each VM's id as its alias (fence-agents printed none). A suspended VM is off, as with fence-agents. notls means plain HTTP (fence-agents' meaning, SSL 3.0 through gnutls-cli, is obsolete); gnutlscli_path is accepted and not used. cacert, vmware_datacenter, inet4_only and inet6_only are added.",
+};
+
 fn vmware_options() -> OptionSet {
     common(OptionSet::pick(&[
         "ip",
@@ -220,24 +319,54 @@ fn vmware_options() -> OptionSet {
     .with_shortdesc("port_as_ip", "Accepted for compatibility; not used")
 }
 
+/// What fence_vmware_soap and fence_vmware_rest pick from the registry:
+/// fence-agents' "ssl" and "web" devices, with cacert, inet4_only,
+/// inet6_only and vmware_datacenter added.
+const API_OPTIONS: &[&str] = &[
+    "ip",
+    "ipport",
+    "username",
+    "password",
+    "password_script",
+    "plug",
+    "ssl",
+    "ssl_secure",
+    "ssl_insecure",
+    "notls",
+    "inet4_only",
+    "inet6_only",
+    "vmware_datacenter",
+    "gnutlscli_path",
+    "separator",
+];
+
 fn soap_options() -> OptionSet {
-    common(OptionSet::pick(&[
-        "ip",
+    common(OptionSet::pick(API_OPTIONS))
+        .with_shortdesc("gnutlscli_path", "Accepted for compatibility; not used")
+}
+
+fn rest_options() -> OptionSet {
+    common(OptionSet::pick(API_OPTIONS))
+    .add(api_path())
+    .add(filter())
+    // fence-agents' fence_vmware_rest's own defaults.
+    .with_default("shell_timeout", "5")
+    .with_default("power_wait", "1")
+    .with_shortdesc("plug", REST_PLUG_DESC)
+    .with_longdesc("plug", REST_PLUG_LONG)
+    .with_shortdesc("ip", "Host name or IP address of vCenter")
+    .with_shortdesc(
         "ipport",
-        "username",
-        "password",
-        "password_script",
-        "plug",
-        "ssl",
-        "ssl_secure",
-        "ssl_insecure",
-        "notls",
-        "inet4_only",
-        "inet6_only",
+        "TCP port of the vSphere Automation API (default: 443, or 80 with notls)",
+    )
+    .with_shortdesc(
         "vmware_datacenter",
-        "gnutlscli_path",
-        "separator",
-    ]))
+        "Only look for virtual machines in this datacenter (its name)",
+    )
+    .with_longdesc(
+        "vmware_datacenter",
+        "Limits the search for the plug, and list, to the virtual machines of this datacenter, given by its name: two VMs of the same name in different datacenters are then no longer ambiguous. The API has no inventory paths: two datacenters of the same name cannot be told apart.",
+    )
     .with_shortdesc("gnutlscli_path", "Accepted for compatibility; not used")
 }
 
@@ -281,6 +410,27 @@ pub fn fence_vmware_soap(connect: ConnectFn) -> AgentSpec {
             QUESTION_SECTION,
             REFUSALS_SECTION,
             SOAP_DIFF_SECTION,
+        ],
+    }
+}
+
+pub fn fence_vmware_rest(connect: ConnectFn) -> AgentSpec {
+    AgentSpec {
+        name: "fence_vmware_rest",
+        shortdesc: "Fence agent for VMware over the vSphere Automation API (REST)",
+        longdesc: REST_LONGDESC,
+        vendor_url: VENDOR_URL,
+        symlinks: &[],
+        options: rest_options(),
+        password: PasswordRule::Required,
+        has_list: true,
+        validate: settings::validate_rest,
+        connect,
+        man_sections: &[
+            TLS_SECTION,
+            REST_API_SECTION,
+            REST_REFUSALS_SECTION,
+            REST_DIFF_SECTION,
         ],
     }
 }
@@ -376,6 +526,9 @@ mod tests {
         "gnutlscli_path",
     ];
 
+    /// fence_vmware_rest declares fence_vmware_soap's names and these.
+    const FA_REST_OWN: &[&str] = &["api_path", "filter"];
+
     fn declared(spec: &AgentSpec) -> Vec<&'static str> {
         spec.options
             .specs()
@@ -387,19 +540,24 @@ mod tests {
     #[test]
     fn every_fence_agents_parameter_is_declared() {
         for (spec, want) in [
-            (fence_vmware(dummy), FA_VMWARE),
-            (fence_vmware_soap(dummy), FA_SOAP),
+            (fence_vmware(dummy), vec![FA_VMWARE]),
+            (fence_vmware_soap(dummy), vec![FA_SOAP]),
+            (fence_vmware_rest(dummy), vec![FA_SOAP, FA_REST_OWN]),
         ] {
             let have = declared(&spec);
-            for name in want {
-                assert!(have.contains(name), "{} lacks {name}", spec.name);
+            for name in want.concat() {
+                assert!(have.contains(&name), "{} lacks {name}", spec.name);
             }
         }
     }
 
     #[test]
     fn short_options_are_unique_per_personality() {
-        for spec in [fence_vmware(dummy), fence_vmware_soap(dummy)] {
+        for spec in [
+            fence_vmware(dummy),
+            fence_vmware_soap(dummy),
+            fence_vmware_rest(dummy),
+        ] {
             let mut seen = std::collections::HashMap::new();
             for s in spec.options.specs() {
                 if let Some(c) = s.short {

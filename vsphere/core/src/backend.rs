@@ -1,5 +1,5 @@
 //! The device, as the rules see it: what every vSphere API backend (SOAP
-//! today; the Automation API's REST next) implements.
+//! in vsphere-soap, the Automation API in vsphere-rest) implements.
 //!
 //! A backend does the talking and the translating — requests, replies,
 //! the API's words into [`VmPower`], [`Connection`], [`Question`],
@@ -186,6 +186,13 @@ pub trait Backend {
     fn inventory_path(&mut self, vm: &VmId, deadline: Deadline) -> Option<String> {
         let _ = (vm, deadline);
         None
+    }
+
+    /// What to give instead of a plug that matched several VMs, as the
+    /// sentence that precedes the list of matches. APIs without inventory
+    /// paths (the Automation API) say so here.
+    fn unambiguous_plug_forms(&self) -> &'static str {
+        "Use an inventory path, an instance UUID or a managed object id"
     }
 
     /// Ends the session.

@@ -194,9 +194,9 @@ impl<B: Backend> Fencer<B> {
             }
             n => {
                 let mut msg = format!(
-                    "plug {text:?} matches {n} virtual machines{}; nothing was done. \
-                     Use an inventory path, an instance UUID or a managed object id:",
-                    self.scope_note()
+                    "plug {text:?} matches {n} virtual machines{}; nothing was done. {}:",
+                    self.scope_note(),
+                    self.backend.unambiguous_plug_forms()
                 );
                 let naming = deadline.at_least(Duration::from_secs(2));
                 for vm in &found {
@@ -384,9 +384,13 @@ impl<B: Backend> Fencer<B> {
                     logging::info(format!(
                         "{what}: another task is running on the VM; waiting for it ({detail})"
                     ));
-                    if let Some(other) = task {
-                        let until = deadline.within(self.options.command_timeout);
-                        self.wait_foreign_task(&other, until);
+                    let until = deadline.within(self.options.command_timeout);
+                    match task {
+                        Some(other) => self.wait_foreign_task(&other, until),
+                        // No task named (the Automation API, whose power
+                        // calls return when done): its end is only seen by
+                        // asking again, after one command time.
+                        None => std::thread::sleep(until.remaining()),
                     }
                     retried = true;
                 }

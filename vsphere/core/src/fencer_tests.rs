@@ -449,6 +449,28 @@ fn another_task_on_the_vm_is_waited_for_then_the_start_is_tried_once_more() {
 }
 
 #[test]
+fn a_busy_vm_without_a_task_named_is_given_one_command_time() {
+    let mut backend = Scripted::new(inventory());
+    backend.failures.push_back((
+        Call::Start,
+        BackendError::Busy {
+            task: None,
+            detail: "RESOURCE_BUSY".into(),
+        },
+    ));
+    let mut f = fencer(backend);
+    let started = std::time::Instant::now();
+    f.set_power(&plug("node10"), PowerState::Off, soon())
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(f.backend().count("start vm-2 off"), 2);
+}
+
+#[test]
 fn an_ended_session_is_logged_into_again_once_per_call() {
     let mut backend = Scripted::new(inventory());
     backend

@@ -5,7 +5,8 @@
 //! - [`state`]: power and connection states, and which states fencing may
 //!   believe.
 //! - [`question`]: which VM questions are answered, and with what.
-//! - [`backend`]: the trait an API implements (SOAP in `vsphere-soap`).
+//! - [`backend`]: the trait an API implements (SOAP in `vsphere-soap`,
+//!   the Automation API in `vsphere-rest`).
 //! - [`fencer`]: plug lookup, reads, power tasks and listing on a backend.
 //! - [`error`]: backend failures, and their fence-agents messages.
 

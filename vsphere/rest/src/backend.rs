@@ -1,0 +1,663 @@
+//! vsphere-core's [`Backend`] over the Automation API: each call of the
+//! trait as the list and power calls that answer it. What a plug means,
+//! which state may be believed, what a failure means to the cluster, are
+//! the core's.
+//!
+//! What the API does not offer, and how this backend makes up for it:
+//!
+//! - No connection state of a VM. A VM's power state counts only with its
+//!   host's `connection_state` (vcenter/host), read before and after the
+//!   power state in the same logical read. The VM's host is found by
+//!   listing VMs filtered by `vms` and `hosts` (REST 6.5 docs, vm.list:
+//!   `filter.hosts`), halving the host set; the VM summary that answers
+//!   the last such list carries the power state.
+//! - No search by UUID. A plug shaped like a UUID is compared with every
+//!   VM's `identity` (GET vcenter/vm/{vm}, vSphere 7.0 U1 and later): one
+//!   request per VM in scope.
+//! - No inventory paths, no tasks, no VM questions, no template flag:
+//!   vCenter's vcenter/vm lists no templates (ansible-collections
+//!   vmware.vmware_rest #473: "currently limitation in the Vmware REST
+//!   API").
+//! - A cap on every list (1,000 VMs on /rest, 4,000 on /api): a list the
+//!   server refuses as too large is split by folder, then host, then
+//!   power state, and merged by VM id.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use agent_framework::{logging, Deadline, Secret};
+use vsphere_core::{
+    names, Backend, BackendError, Candidate, Connection, HostId, HostReading, Listed, Lookup,
+    PowerOp, Started, TaskId, TaskState, VmId, VmPower, VmReading,
+};
+use vsphere_http::{Client, Method};
+
+use crate::client::{Api, Failure, LogoutHandle, RestClient};
+use crate::dialect::ApiChoice;
+use crate::error::VapiError;
+use crate::query::{encode, Filters};
+
+/// vcenter/vm list item (REST 6.5 docs, vm.list: VM.Summary).
+#[derive(Debug, Clone, Deserialize)]
+struct VmSummary {
+    vm: String,
+    name: String,
+    #[serde(default)]
+    power_state: Option<String>,
+}
+
+/// vcenter/host list item (Host.Summary).
+#[derive(Debug, Clone, Deserialize)]
+struct HostSummary {
+    host: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    connection_state: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct FolderSummary {
+    folder: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct DatacenterSummary {
+    datacenter: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// GET vcenter/vm/{vm} (VM.Info), the part read here.
+#[derive(Debug, Clone, Deserialize)]
+struct VmInfo {
+    #[serde(default)]
+    identity: Option<Identity>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Identity {
+    #[serde(default)]
+    bios_uuid: Option<String>,
+    #[serde(default)]
+    instance_uuid: Option<String>,
+}
+
+/// The power states the API knows (REST 6.5 docs, vm power state enum):
+/// a split by them leaves no VM out.
+const POWER_STATES: [&str; 3] = ["POWERED_ON", "POWERED_OFF", "SUSPENDED"];
+
+/// How many ids one filter may hold: a query string of a few kilobytes
+/// at most, whatever the inventory.
+const IDS_PER_QUERY: usize = 64;
+
+/// What a list too large for the server is split by, in this order: a
+/// VM is in exactly one folder (`folders` matches a VM's own folder only:
+/// a VMware engineer in vsphere-automation-sdk-python #87), on one host,
+/// in one power state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Split {
+    Folders,
+    Hosts,
+    PowerStates,
+}
+
+impl Split {
+    fn field(self) -> &'static str {
+        match self {
+            Split::Folders => "folders",
+            Split::Hosts => "hosts",
+            Split::PowerStates => "power_states",
+        }
+    }
+}
+
+pub struct RestBackend {
+    client: RestClient,
+    datacenter: Option<String>,
+    /// The datacenter filter, once found (empty without vmware_datacenter).
+    scope: Option<Filters>,
+    /// The user's `filter`, applied to list and monitor as fence-agents
+    /// does.
+    list_filter: Filters,
+    /// The host each VM was last found on.
+    hosts: HashMap<VmId, HostId>,
+}
+
+impl RestBackend {
+    /// A backend for the server `http` reaches; nothing is sent until
+    /// [`Backend::login`].
+    pub fn new(
+        http: Client,
+        choice: ApiChoice,
+        username: &str,
+        password: &Secret,
+        datacenter: Option<String>,
+        list_filter: Filters,
+    ) -> RestBackend {
+        RestBackend {
+            client: RestClient::new(http, choice, username, password),
+            datacenter,
+            scope: None,
+            list_filter,
+            hosts: HashMap::new(),
+        }
+    }
+
+    pub fn logout_handle(&self) -> LogoutHandle {
+        self.client.logout_handle()
+    }
+
+    /// The API the session speaks, once logged in.
+    pub fn api(&self) -> Option<Api> {
+        self.client.api()
+    }
+
+    /// GET vcenter/{resource} with `filters`, read as a list of `T`.
+    fn list_of<T: DeserializeOwned>(
+        &mut self,
+        resource: &str,
+        filters: &Filters,
+        deadline: Deadline,
+    ) -> Result<Vec<T>, Failure> {
+        let dialect = self
+            .client
+            .api()
+            .map(|a| a.dialect)
+            .ok_or_else(|| BackendError::NotAuthenticated("not logged in".into()))?;
+        let path = format!("/vcenter/{resource}");
+        let value = self.client.get(&path, &filters.query(dialect), deadline)?;
+        serde_json::from_value(value).map_err(|e| {
+            Failure::Backend(BackendError::Protocol(format!(
+                "GET {path}: not a list of {resource} summaries: {e}"
+            )))
+        })
+    }
+
+    /// `list_of` for calls whose cap cannot be reached by their filters.
+    fn list_small<T: DeserializeOwned>(
+        &mut self,
+        resource: &str,
+        filters: &Filters,
+        deadline: Deadline,
+    ) -> Result<Vec<T>, BackendError> {
+        self.list_of(resource, filters, deadline)
+            .map_err(Failure::into_backend)
+    }
+
+    /// The datacenter filter `vmware_datacenter` asks for, found once.
+    fn scope(&mut self, deadline: Deadline) -> Result<Filters, BackendError> {
+        if let Some(s) = &self.scope {
+            return Ok(s.clone());
+        }
+        let Some(wanted) = self.datacenter.clone() else {
+            self.scope = Some(Filters::new());
+            return Ok(Filters::new());
+        };
+        // The API has no inventory paths: a path's last element is the
+        // datacenter's name, and two of that name are refused below.
+        let name = wanted.rsplit('/').next().unwrap_or(&wanted).to_string();
+        let by_name = Filters::new()
+            .with("names", &name)
+            .with("names", &names::escape(&name));
+        let found: Vec<DatacenterSummary> = self.list_small("datacenter", &by_name, deadline)?;
+        let dc = match found.as_slice() {
+            [] => {
+                return Err(BackendError::NotFound(format!(
+                    "vmware_datacenter: there is no datacenter {wanted:?}"
+                )))
+            }
+            [one] => one.datacenter.clone(),
+            several => {
+                return Err(BackendError::Ambiguous(format!(
+                    "vmware_datacenter: {} datacenters are named {name:?} ({}); this API has no \
+                     inventory paths to tell them apart: use fence_vmware_soap, or a plug that \
+                     is unique",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|d| d.datacenter.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        };
+        logging::debug(format!("Datacenter {wanted:?} is {dc}"));
+        let s = Filters::new().with("datacenters", &dc);
+        self.scope = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Every VM `filters` selects, however many: a list the server
+    /// refuses as too large is split (see [`Split`]) and merged by id.
+    fn list_vms(
+        &mut self,
+        filters: &Filters,
+        scope: &Filters,
+        deadline: Deadline,
+    ) -> Result<BTreeMap<String, VmSummary>, BackendError> {
+        let first = match self.list_of::<VmSummary>("vm", filters, deadline) {
+            Ok(vms) => return Ok(vms.into_iter().map(|v| (v.vm.clone(), v)).collect()),
+            Err(Failure::Server(e)) if e.is_cap() => e,
+            Err(e) => return Err(e.into_backend()),
+        };
+        let used = filters.fields();
+        for split in [Split::Folders, Split::Hosts, Split::PowerStates] {
+            if used.contains(split.field()) {
+                continue;
+            }
+            let values = match self.split_values(split, scope, deadline) {
+                Ok(v) => v,
+                Err(e) if e.is_cap() => continue,
+                Err(e) => return Err(e.into_backend()),
+            };
+            logging::debug(format!(
+                "More virtual machines than the server lists at once; listing them per {} ({})",
+                split.field(),
+                values.len()
+            ));
+            let mut all = BTreeMap::new();
+            for v in values {
+                let narrower = filters.clone().with(split.field(), &v);
+                all.extend(self.list_vms(&narrower, scope, deadline)?);
+            }
+            return Ok(all);
+        }
+        Err(BackendError::Fault(format!(
+            "{}, even per folder, host and power state; narrow the list with the filter option",
+            first.describe()
+        )))
+    }
+
+    fn split_values(
+        &mut self,
+        split: Split,
+        scope: &Filters,
+        deadline: Deadline,
+    ) -> Result<Vec<String>, Failure> {
+        Ok(match split {
+            Split::Folders => self
+                .list_of::<FolderSummary>(
+                    "folder",
+                    &scope.clone().with("type", "VIRTUAL_MACHINE"),
+                    deadline,
+                )?
+                .into_iter()
+                .map(|f| f.folder)
+                .collect(),
+            Split::Hosts => self
+                .list_of::<HostSummary>("host", scope, deadline)?
+                .into_iter()
+                .map(|h| h.host)
+                .collect(),
+            Split::PowerStates => POWER_STATES.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// The summary of `vm` if it is among the VMs `field` (hosts, folders,
+    /// datacenters) narrows to `values`.
+    fn vm_among(
+        &mut self,
+        vm: &VmId,
+        field: &str,
+        values: &[String],
+        deadline: Deadline,
+    ) -> Result<Option<VmSummary>, BackendError> {
+        let mut f = Filters::new().with("vms", &vm.0);
+        for v in values {
+            f.add(field, v);
+        }
+        let found: Vec<VmSummary> = self.list_small("vm", &f, deadline)?;
+        Ok(found.into_iter().find(|s| s.vm == vm.0))
+    }
+
+    /// Which of `values` of `field` holds `vm`: groups of ids asked in
+    /// turn, the one that answers halved until one id is left.
+    fn which(
+        &mut self,
+        vm: &VmId,
+        field: &str,
+        values: &[String],
+        deadline: Deadline,
+    ) -> Result<Option<String>, BackendError> {
+        for group in values.chunks(IDS_PER_QUERY) {
+            if self.vm_among(vm, field, group, deadline)?.is_none() {
+                continue;
+            }
+            let mut left = group;
+            while left.len() > 1 {
+                let (a, b) = left.split_at(left.len() / 2);
+                left = if self.vm_among(vm, field, a, deadline)?.is_some() {
+                    a
+                } else {
+                    b
+                };
+            }
+            return Ok(left.first().cloned());
+        }
+        Ok(None)
+    }
+
+    /// The host `vm` is registered on, found by listing.
+    fn locate(&mut self, vm: &VmId, deadline: Deadline) -> Result<Option<HostId>, BackendError> {
+        let hosts: Vec<HostSummary> = self.list_small("host", &Filters::new(), deadline)?;
+        let ids: Vec<String> = hosts.into_iter().map(|h| h.host).collect();
+        let found = self.which(vm, "hosts", &ids, deadline)?.map(HostId);
+        match &found {
+            Some(h) => {
+                logging::debug(format!("{vm} is on {}", h.0));
+                self.hosts.insert(vm.clone(), h.clone());
+            }
+            None => {
+                self.hosts.remove(vm);
+            }
+        }
+        Ok(found)
+    }
+
+    fn host_summary(
+        &mut self,
+        host: &HostId,
+        deadline: Deadline,
+    ) -> Result<Option<HostSummary>, BackendError> {
+        let found: Vec<HostSummary> =
+            self.list_small("host", &Filters::new().with("hosts", &host.0), deadline)?;
+        Ok(found.into_iter().find(|h| h.host == host.0))
+    }
+
+    /// A host's connection state now; a host no longer listed is not
+    /// connected.
+    fn host_connection(
+        &mut self,
+        host: &HostId,
+        deadline: Deadline,
+    ) -> Result<Connection, BackendError> {
+        Ok(match self.host_summary(host, deadline)? {
+            Some(h) => Connection::parse(h.connection_state.as_deref().unwrap_or("")),
+            None => Connection::Other(format!("its host {} is no longer listed", host.0)),
+        })
+    }
+
+    /// Every VM id in scope on a host that is not connected, with the
+    /// hosts' states read before and after `between`, which reads the
+    /// VMs: a host that was not connected at either end counts.
+    fn vms_on_lost_hosts(
+        &mut self,
+        scope: &Filters,
+        deadline: Deadline,
+        between: impl FnOnce(&mut Self) -> Result<BTreeMap<String, VmSummary>, BackendError>,
+    ) -> Result<(BTreeMap<String, VmSummary>, BTreeSet<String>), BackendError> {
+        let lost = |hosts: Vec<HostSummary>| -> BTreeSet<String> {
+            hosts
+                .into_iter()
+                .filter(|h| {
+                    Connection::parse(h.connection_state.as_deref().unwrap_or(""))
+                        != Connection::Connected
+                })
+                .map(|h| h.host)
+                .collect()
+        };
+        let before = lost(self.list_small("host", scope, deadline)?);
+        let vms = between(self)?;
+        let after = lost(self.list_small("host", scope, deadline)?);
+        let mut on_lost = BTreeSet::new();
+        for host in before.union(&after) {
+            let on_host = scope.clone().with("hosts", host);
+            on_lost.extend(self.list_vms(&on_host, scope, deadline)?.into_keys());
+        }
+        Ok((vms, on_lost))
+    }
+}
+
+/// A host's state as the VM's: a VM on a host vCenter is not in touch
+/// with is what vim25 calls `disconnected`.
+fn vm_connection(host: Connection) -> Connection {
+    match host {
+        Connection::Connected => Connection::Connected,
+        Connection::Disconnected | Connection::NotResponding => Connection::Disconnected,
+        other => other,
+    }
+}
+
+impl Backend for RestBackend {
+    fn login(&mut self, deadline: Deadline) -> Result<(), BackendError> {
+        self.client.login(deadline)
+    }
+
+    fn find(
+        &mut self,
+        lookup: Lookup<'_>,
+        deadline: Deadline,
+    ) -> Result<Vec<Candidate>, BackendError> {
+        let scope = self.scope(deadline)?;
+        let candidates = |vms: Vec<VmSummary>| -> Vec<Candidate> {
+            vms.into_iter()
+                .map(|v| Candidate {
+                    id: VmId(v.vm),
+                    name: Some(v.name),
+                })
+                .collect()
+        };
+        match lookup {
+            Lookup::InventoryPath(_) => Err(BackendError::Unsupported("inventory paths")),
+            Lookup::Id(id) => {
+                let f = scope.with("vms", id);
+                Ok(candidates(self.list_small("vm", &f, deadline)?))
+            }
+            // Both the name as written and as vCenter stores it; the core
+            // keeps those whose stored name matches by its rule.
+            Lookup::Name(plug) => {
+                let f = scope
+                    .with("names", plug)
+                    .with("names", &names::escape(plug));
+                Ok(candidates(self.list_small("vm", &f, deadline)?))
+            }
+            Lookup::Uuid(uuid) => {
+                let all = self.list_vms(&scope, &scope, deadline)?;
+                logging::debug(format!(
+                    "Comparing plug {uuid:?} with the UUIDs of {} virtual machines, one request \
+                     each",
+                    all.len()
+                ));
+                let mut found = Vec::new();
+                for id in all.into_keys() {
+                    let path = format!("/vcenter/vm/{}", encode(&id));
+                    let info: VmInfo = match self.client.get(&path, &[], deadline) {
+                        Ok(v) => serde_json::from_value(v)
+                            .map_err(|e| BackendError::Protocol(format!("GET {path}: {e}")))?,
+                        // Deleted since it was listed.
+                        Err(Failure::Server(e)) if e.status == 404 => continue,
+                        Err(e) => return Err(e.into_backend()),
+                    };
+                    let Some(identity) = info.identity else {
+                        return Err(BackendError::Fault(format!(
+                            "GET {path} tells no UUIDs (vCenter reports them over this API since \
+                             7.0 U1): give the VM's name or its id (vm-N) as the plug"
+                        )));
+                    };
+                    let same = |u: &Option<String>| {
+                        u.as_deref().map(|u| u.eq_ignore_ascii_case(uuid)) == Some(true)
+                    };
+                    if same(&identity.instance_uuid) || same(&identity.bios_uuid) {
+                        found.push(Candidate {
+                            id: VmId(id),
+                            name: None,
+                        });
+                    }
+                }
+                Ok(found)
+            }
+        }
+    }
+
+    fn read(
+        &mut self,
+        vm: &VmId,
+        task: Option<&TaskId>,
+        deadline: Deadline,
+    ) -> Result<VmReading, BackendError> {
+        let reading = |power: Option<String>, connection, host| VmReading {
+            power: VmPower::parse(power.as_deref().unwrap_or("")),
+            connection,
+            host,
+            template: false,
+            question: None,
+            // Power calls return when done: no task is ever followed.
+            task: task.map(|_| TaskState::Gone),
+        };
+        // Twice at most: a VM that moved to another host between two
+        // reads is found again once.
+        for _ in 0..2 {
+            let known = self.hosts.get(vm).cloned();
+            let host = match known {
+                Some(h) => h,
+                None => match self.locate(vm, deadline)? {
+                    Some(h) => h,
+                    None => {
+                        let summary = self.vm_among(vm, "vms", &[], deadline)?;
+                        let Some(summary) = summary else {
+                            return Err(BackendError::NotFound(format!(
+                                "virtual machine {vm} is no longer listed"
+                            )));
+                        };
+                        return Ok(reading(
+                            summary.power_state,
+                            Connection::Other("on no host the API lists".into()),
+                            None,
+                        ));
+                    }
+                },
+            };
+            let before = self.host_connection(&host, deadline)?;
+            let summary = self.vm_among(vm, "hosts", std::slice::from_ref(&host.0), deadline)?;
+            let after = self.host_connection(&host, deadline)?;
+            let Some(summary) = summary else {
+                self.hosts.remove(vm);
+                continue;
+            };
+            let connection = match (vm_connection(before), vm_connection(after)) {
+                (Connection::Connected, Connection::Connected) => Connection::Connected,
+                (Connection::Connected, other) | (other, _) => other,
+            };
+            return Ok(reading(summary.power_state, connection, Some(host)));
+        }
+        Err(BackendError::Fault(format!(
+            "virtual machine {vm} moved between hosts while it was read; try again"
+        )))
+    }
+
+    fn read_host(
+        &mut self,
+        host: &HostId,
+        deadline: Deadline,
+    ) -> Result<HostReading, BackendError> {
+        match self.host_summary(host, deadline)? {
+            Some(h) => Ok(HostReading {
+                name: h.name,
+                connection: Connection::parse(h.connection_state.as_deref().unwrap_or("")),
+            }),
+            None => Err(BackendError::NotFound(format!("host {}", host.0))),
+        }
+    }
+
+    fn start_power(
+        &mut self,
+        vm: &VmId,
+        op: PowerOp,
+        deadline: Deadline,
+    ) -> Result<Started, BackendError> {
+        let dialect = self
+            .client
+            .api()
+            .map(|a| a.dialect)
+            .ok_or_else(|| BackendError::NotAuthenticated("not logged in".into()))?;
+        let (path, query) = dialect.power_call(&encode(&vm.0), op);
+        let (what, reply) = self.client.call(Method::Post, &path, &query, deadline)?;
+        match reply.status {
+            200..=299 => Ok(Started::Done),
+            status => Err(VapiError::from_reply(&what, status, &reply.body).into_backend()),
+        }
+    }
+
+    fn list(&mut self, with_state: bool, deadline: Deadline) -> Result<Vec<Listed>, BackendError> {
+        let scope = self.scope(deadline)?;
+        let wanted = scope.clone().and(&self.list_filter);
+        let (vms, on_lost) = if with_state {
+            self.vms_on_lost_hosts(&scope, deadline, |me| {
+                me.list_vms(&wanted, &scope, deadline)
+            })?
+        } else {
+            (self.list_vms(&wanted, &scope, deadline)?, BTreeSet::new())
+        };
+        Ok(vms
+            .into_values()
+            .map(|v| {
+                let lost = on_lost.contains(&v.vm);
+                Listed {
+                    id: VmId(v.vm),
+                    name: v.name,
+                    instance_uuid: None,
+                    template: false,
+                    power: with_state
+                        .then(|| VmPower::parse(v.power_state.as_deref().unwrap_or(""))),
+                    connection: with_state.then_some(if lost {
+                        Connection::Disconnected
+                    } else {
+                        Connection::Connected
+                    }),
+                }
+            })
+            .collect())
+    }
+
+    /// `"dup" in folder "sub" of datacenter "DC0"`: the API has no
+    /// inventory paths, so the VM's folder and datacenter are found by
+    /// listing.
+    fn inventory_path(&mut self, vm: &VmId, deadline: Deadline) -> Option<String> {
+        let name = self.vm_among(vm, "vms", &[], deadline).ok()??.name;
+        let dcs: Vec<DatacenterSummary> = self
+            .list_small("datacenter", &Filters::new(), deadline)
+            .ok()?;
+        let dc_ids: Vec<String> = dcs.iter().map(|d| d.datacenter.clone()).collect();
+        let dc = self.which(vm, "datacenters", &dc_ids, deadline).ok()??;
+        let dc_name = dcs
+            .iter()
+            .find(|d| d.datacenter == dc)
+            .and_then(|d| d.name.clone())
+            .unwrap_or_else(|| dc.clone());
+        let folders: Vec<FolderSummary> = self
+            .list_small(
+                "folder",
+                &Filters::new()
+                    .with("datacenters", &dc)
+                    .with("type", "VIRTUAL_MACHINE"),
+                deadline,
+            )
+            .ok()?;
+        let folder_ids: Vec<String> = folders.iter().map(|f| f.folder.clone()).collect();
+        let folder = self.which(vm, "folders", &folder_ids, deadline).ok()??;
+        let folder_name = folders
+            .iter()
+            .find(|f| f.folder == folder)
+            .and_then(|f| f.name.clone())
+            .unwrap_or(folder);
+        Some(format!(
+            "{:?} in folder {:?} of datacenter {:?}",
+            names::unescape(&name),
+            names::unescape(&folder_name),
+            names::unescape(&dc_name)
+        ))
+    }
+
+    fn unambiguous_plug_forms(&self) -> &'static str {
+        "Use the VM's id (vm-N) or its instance UUID"
+    }
+
+    fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError> {
+        self.client.logout(deadline)
+    }
+}
