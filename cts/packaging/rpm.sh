@@ -84,8 +84,8 @@ computed=$(for bin in $(agents binaries); do /usr/lib/rpm/elfdeps --requires "$E
 same "Requires is what elfdeps computes from the binaries" "$computed" \
     "$(qp --requires | grep -v '^rpmlib(' | sorted_words)"
 case " $computed " in
-    *" libssl.so.3()(64bit) "*) ok "Requires names libssl (the HTTPS client links OpenSSL)" ;;
-    *) bad "Requires names libssl (the HTTPS client links OpenSSL)" "$computed" ;;
+    *" libssl.so.3()(64bit) "*) ok "Requires names libssl (libssh2, under fence_vmware_esxi, links OpenSSL)" ;;
+    *) bad "Requires names libssl (libssh2, under fence_vmware_esxi, links OpenSSL)" "$computed" ;;
 esac
 for bin in $(agents binaries); do
     case $(file -b "$EX/usr/sbin/$bin") in
