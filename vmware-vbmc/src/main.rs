@@ -205,7 +205,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Version) => {
-            println!("vmware-vbmc {}", env!("CARGO_PKG_VERSION"));
+            // The bare version, as the fence agents of the same package print it.
+            println!("{}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Ok(Command::Check(path)) => check(path),
