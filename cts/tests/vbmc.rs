@@ -5,6 +5,7 @@
 //! never through the daemon; the simulator's session counters show how
 //! many times the daemon logged in and out.
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -45,10 +46,13 @@ fn free_udp_port() -> u16 {
 /// How a test's daemon is set up beyond its plugs.
 #[derive(Default)]
 struct Setup {
-    /// More [vcenter] settings.
+    /// More [vcenter] settings. The simulator's CA is trusted (cacert)
+    /// unless they hold notls, ssl_insecure or `# no cacert`.
     vcenter: &'static str,
     /// The body of the [daemon] section.
     daemon: &'static str,
+    /// The vCenter password, when not the simulator's.
+    password: Option<&'static str>,
     /// `run --debug`.
     debug: bool,
 }
@@ -60,37 +64,61 @@ struct Daemon {
     ports: Vec<(String, u16)>,
 }
 
+/// Writes the daemon's configuration for `sim` into `dir` (root's, 0600);
+/// the endpoint of each plug, on a free UDP port of 127.0.0.1.
+fn write_config(
+    dir: &TempDir,
+    sim: &Vcsim,
+    plugs: &[&str],
+    setup: &Setup,
+) -> (PathBuf, Vec<(String, u16)>) {
+    let vcenter = setup.vcenter;
+    let tls = if ["notls", "ssl_insecure", "# no cacert"]
+        .iter()
+        .any(|w| vcenter.contains(w))
+    {
+        String::new()
+    } else {
+        format!("cacert = {:?}\n", sim.ca().display().to_string())
+    };
+    let password = setup.password.unwrap_or(PASSWORD);
+    let mut text = format!(
+        "[vcenter]\nip = \"127.0.0.1\"\nipport = {}\nusername = {USER:?}\npassword = {password:?}\n{tls}{vcenter}\n\n[daemon]\n{}\n",
+        sim.port, setup.daemon
+    );
+    let mut ports = Vec::new();
+    for plug in plugs {
+        let port = free_udp_port();
+        text.push_str(&format!(
+            "\n[[vm]]\nplug = {plug:?}\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\nipmi_username = {IPMI_USER:?}\nipmi_password = {IPMI_PASSWORD:?}\nprivilege_limit = \"operator\"\n"
+        ));
+        ports.push((plug.to_string(), port));
+    }
+    let config = dir.path().join("vmware-vbmc.toml");
+    std::fs::write(&config, text).expect("config");
+    let mut perms = std::fs::metadata(&config).expect("config").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&config, perms).expect("chmod");
+    (config, ports)
+}
+
+/// `vmware-vbmc run` that is expected to stop by itself (it cannot start).
+fn run_until_it_stops(sim: &Vcsim, setup: Setup) -> Outcome {
+    let dir = TempDir::new("vbmc-once");
+    let (config, _) = write_config(&dir, sim, &["node10"], &setup);
+    AgentRun::new(bin("vmware-vbmc"))
+        .args(["run", "--debug"])
+        .args([&config])
+        .limit(Duration::from_secs(40))
+        .run()
+}
+
 impl Daemon {
-    /// The daemon reaching `sim` (trusting its CA unless `notls`).
+    /// The daemon reaching `sim` (see [`Setup`]).
     fn start(sim: &Vcsim, plugs: &[&str], setup: Setup) -> Daemon {
-        let Setup {
-            vcenter,
-            daemon,
-            debug,
-        } = setup;
         let dir = TempDir::new("vbmc");
-        let tls = if vcenter.contains("notls") {
-            String::new()
-        } else {
-            format!("cacert = {:?}\n", sim.ca().display().to_string())
-        };
-        let mut text = format!(
-            "[vcenter]\nip = \"127.0.0.1\"\nipport = {}\nusername = {USER:?}\npassword = {PASSWORD:?}\n{tls}{vcenter}\n\n[daemon]\n{daemon}\n",
-            sim.port
-        );
-        let mut ports = Vec::new();
-        for plug in plugs {
-            let port = free_udp_port();
-            text.push_str(&format!(
-                "\n[[vm]]\nplug = {plug:?}\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\nipmi_username = {IPMI_USER:?}\nipmi_password = {IPMI_PASSWORD:?}\nprivilege_limit = \"operator\"\n"
-            ));
-            ports.push((plug.to_string(), port));
-        }
-        let config = dir.path().join("vmware-vbmc.toml");
-        std::fs::write(&config, text).expect("config");
-        let mut perms = std::fs::metadata(&config).expect("config").permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
-        std::fs::set_permissions(&config, perms).expect("chmod");
+        let (config, ports) = write_config(&dir, sim, plugs, &setup);
+        let debug = setup.debug;
         let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log");
         let mut cmd = Command::new(bin("vmware-vbmc"));
         cmd.arg("run");
@@ -693,27 +721,14 @@ fn no_password_in_the_daemon_log() {
     }
     assert!(log.contains("DEBUG: "), "the core's debug lines: {log}");
 
-    let dir = TempDir::new("vbmc-badpw");
-    let config = dir.path().join("vmware-vbmc.toml");
     let wrong = "wrong-vcenter-pw";
-    std::fs::write(
-        &config,
-        format!(
-            "[vcenter]\nip = \"127.0.0.1\"\nipport = {}\nusername = {USER:?}\npassword = {wrong:?}\ncacert = {:?}\n\n[[vm]]\nplug = \"node10\"\nlisten_address = \"127.0.0.1\"\nlisten_port = {}\nipmi_username = \"fence\"\nipmi_password = {IPMI_PASSWORD:?}\n",
-            sim.port,
-            sim.ca().display().to_string(),
-            free_udp_port()
-        ),
-    )
-    .expect("config");
-    let mut perms = std::fs::metadata(&config).expect("config").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
-    std::fs::set_permissions(&config, perms).expect("chmod");
-    let o = AgentRun::new(bin("vmware-vbmc"))
-        .args(["run", "--debug"])
-        .args([&config])
-        .limit(Duration::from_secs(40))
-        .run();
+    let o = run_until_it_stops(
+        &sim,
+        Setup {
+            password: Some(wrong),
+            ..Setup::default()
+        },
+    );
     o.assert_code(1);
     assert!(
         o.stderr
@@ -725,4 +740,47 @@ fn no_password_in_the_daemon_log() {
     for secret in [wrong, IPMI_PASSWORD] {
         assert!(!o.stderr.contains(secret), "{}", o.stderr);
     }
+}
+
+/// fence_vmware's TLS rules: the simulator's certificate (its own CA) is
+/// refused without cacert, as an untrusted certificate must be; with
+/// ssl_insecure the daemon serves, and says the certificate is not checked.
+#[test]
+fn vcenters_certificate_is_verified_unless_ssl_insecure() {
+    let Some(sim) = vcsim() else { return };
+    let o = run_until_it_stops(
+        &sim,
+        Setup {
+            vcenter: "# no cacert: the system's trust store",
+            ..Setup::default()
+        },
+    );
+    o.assert_code(1);
+    assert!(
+        o.stderr.contains("cannot log in to https://127.0.0.1:")
+            && o.stderr
+                .contains("TLS: the server's certificate or host name could not be verified"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        sessions(&sim).0,
+        0,
+        "no login over an unverified connection"
+    );
+    let d = Daemon::start(
+        &sim,
+        &["node10"],
+        Setup {
+            vcenter: "ssl_insecure = true",
+            ..Setup::default()
+        },
+    );
+    assert!(
+        d.log()
+            .contains("ssl_insecure: the certificate of https://127.0.0.1:"),
+        "{}",
+        d.log()
+    );
+    ipmitool(&d, "node10", None, &["chassis", "power", "status"]).assert_code(0);
 }
