@@ -159,6 +159,14 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
+    /// Fails unless the daemon's log holds every one of `texts`.
+    fn assert_logged(&self, texts: &[&str]) {
+        let log = self.log();
+        for t in texts {
+            assert!(log.contains(t), "the log lacks {t:?}:\n{log}");
+        }
+    }
+
     fn port(&self, plug: &str) -> u16 {
         self.ports
             .iter()
@@ -301,12 +309,10 @@ fn ipmitool_drives_a_vm_with_cipher_suites_3_and_17() {
             assert_eq!(calls(&sim, "PowerOnVM_Task"), ons + 1, "{action}");
         }
     }
-    assert!(
-        d.log().contains("(cipher suite 3, up to operator)")
-            && d.log().contains("(cipher suite 17, up to operator)"),
-        "{}",
-        d.log()
-    );
+    d.assert_logged(&[
+        "(cipher suite 3, up to operator)",
+        "(cipher suite 17, up to operator)",
+    ]);
     // Suite 0 (no authentication, no encryption) does not exist here.
     let offs = calls(&sim, "PowerOffVM_Task");
     let o = ipmitool(&d, "node10", Some("0"), &["chassis", "power", "off"]);
@@ -354,18 +360,25 @@ fn fence_ipmilan_status_off_on_reboot_monitor() {
     assert_eq!(sim.power(&sim.vm("node1", Some("DC1")).moref), "poweredOn");
 }
 
+/// A simulator whose VM "slow" takes `seconds` for each power task, the
+/// daemon serving it, and its moref.
+fn slow_vm(seconds: u32) -> Option<(Vcsim, Daemon, String)> {
+    let sim = vcsim_with(Options {
+        slow_seconds: Some(seconds),
+        ..Options::default()
+    })?;
+    let d = Daemon::start(&sim, &["slow"], Setup::default());
+    let vm = moref(&sim, "slow");
+    Some((sim, d, vm))
+}
+
 /// The simulator's "slow" VM: its power tasks run for 3 s, within the
 /// daemon's 8 s. The answer waits for the verified state.
 #[test]
 fn a_slow_power_off_is_answered_once_verified() {
-    let Some(sim) = vcsim_with(Options {
-        slow_seconds: Some(3),
-        ..Options::default()
-    }) else {
+    let Some((sim, d, vm)) = slow_vm(3) else {
         return;
     };
-    let d = Daemon::start(&sim, &["slow"], Setup::default());
-    let vm = moref(&sim, "slow");
     let o = ipmitool(&d, "slow", None, &["chassis", "power", "off"]);
     assert_eq!(sim.power(&vm), "poweredOff", "off when ipmitool reports");
     o.assert_code(0);
@@ -392,14 +405,9 @@ fn a_slow_power_off_is_answered_once_verified() {
 /// off, reports success only once the VM is off.
 #[test]
 fn a_power_off_slower_than_the_window_is_an_error_then_fence_ipmilan_waits() {
-    let Some(sim) = vcsim_with(Options {
-        slow_seconds: Some(14),
-        ..Options::default()
-    }) else {
+    let Some((sim, d, vm)) = slow_vm(14) else {
         return;
     };
-    let d = Daemon::start(&sim, &["slow"], Setup::default());
-    let vm = moref(&sim, "slow");
     let o = ipmitool(&d, "slow", None, &["chassis", "power", "off"]);
     assert_eq!(
         sim.power(&vm),
@@ -413,11 +421,7 @@ fn a_power_off_slower_than_the_window_is_an_error_then_fence_ipmilan_waits() {
         o.stderr
     );
     assert!(o.elapsed < Duration::from_secs(10), "{:?}", o.elapsed);
-    assert!(
-        d.log().contains("not confirmed before the deadline") && d.log().contains("answered C3h"),
-        "{}",
-        d.log()
-    );
+    d.assert_logged(&["not confirmed before the deadline", "answered C3h"]);
     // The task goes on in vCenter; wait for it, then try fence_ipmilan on a
     // fresh slow power-off.
     let until = Instant::now() + Duration::from_secs(30);
@@ -462,13 +466,9 @@ fn a_vm_vcenter_cannot_vouch_for_is_an_error_never_off() {
     assert_fails(&o, "fence_ipmilan off of a disconnected VM");
     o.assert_code(1);
     assert_eq!(calls(&sim, "PowerOffVM_Task"), offs, "nothing was done");
-    assert!(
-        d.log().contains(
-            "its connection state is disconnected (its host is not connected to vCenter)"
-        ),
-        "{}",
-        d.log()
-    );
+    d.assert_logged(&[
+        "its connection state is disconnected (its host is not connected to vCenter)",
+    ]);
 
     let vm = moref(&sim, "web server 01");
     sim.set_power(&vm, "poweredOff");
@@ -478,11 +478,7 @@ fn a_vm_vcenter_cannot_vouch_for_is_an_error_never_off() {
     let o = fence_ipmilan(&d, "web server 01", "off");
     o.assert_code(1);
     assert_eq!(calls(&sim, "PowerOffVM_Task"), offs);
-    assert!(
-        d.log().contains("its connection state is orphaned"),
-        "{}",
-        d.log()
-    );
+    d.assert_logged(&["its connection state is orphaned"]);
 }
 
 /// "dup" names two VMs (DC0 and its folder sub), "nosuch" none: errors,
@@ -503,17 +499,12 @@ fn a_plug_naming_two_vms_or_none_is_an_error() {
     for s in sim.states("dup") {
         assert_eq!(s.power, "poweredOn", "{}", s.path);
     }
-    let log = d.log();
-    assert!(
-        log.contains("plug \"dup\" matches 2 virtual machines; nothing was done")
-            && log.contains("/DC0/vm/dup (")
-            && log.contains("/DC0/vm/sub/dup ("),
-        "{log}"
-    );
-    assert!(
-        log.contains("no virtual machine matches plug \"nosuch\""),
-        "{log}"
-    );
+    d.assert_logged(&[
+        "plug \"dup\" matches 2 virtual machines; nothing was done",
+        "/DC0/vm/dup (",
+        "/DC0/vm/sub/dup (",
+        "no virtual machine matches plug \"nosuch\"",
+    ]);
 }
 
 /// The daemon logs in once, whatever the number of IPMI sessions and
@@ -536,11 +527,7 @@ fn one_vcenter_login_for_every_command_and_a_logout_on_sigterm() {
     assert_eq!(code, Some(0), "{}", d.log());
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(sessions(&sim), (1, 1, 0), "{}", d.log());
-    assert!(
-        d.log().contains("logged out of https://127.0.0.1:"),
-        "{}",
-        d.log()
-    );
+    d.assert_logged(&["logged out of https://127.0.0.1:"]);
 }
 
 /// vCenter ended the session (an administrator, its idle timeout): the
@@ -559,11 +546,7 @@ fn an_expired_vcenter_session_is_logged_into_again() {
     assert_eq!(o.stdout.trim(), "Success: Powered OFF");
     let (logins, _, active) = sessions(&sim);
     assert_eq!((logins, active), (2, 1), "{}", d.log());
-    assert!(
-        d.log().contains("vCenter session ended; logged in to"),
-        "{}",
-        d.log()
-    );
+    d.assert_logged(&["vCenter session ended; logged in to"]);
 }
 
 /// The simulator's process, stopped (SIGSTOP: connections are accepted by
@@ -691,13 +674,9 @@ fn a_plug_that_comes_to_name_another_vm_is_refused() {
     assert_eq!(sim.power(&other), "poweredOn");
     assert_eq!(sim.power(&first), "poweredOn");
     assert_eq!(calls(&sim, "PowerOffVM_Task"), 0);
-    assert!(
-        d.log().contains(&format!(
-            "plug \"node10\" now names {other}, not {first} as it did before"
-        )),
-        "{}",
-        d.log()
-    );
+    d.assert_logged(&[&format!(
+        "plug \"node10\" now names {other}, not {first} as it did before"
+    )]);
 }
 
 /// The daemon's stderr never holds a password, even with --debug; a
