@@ -399,6 +399,42 @@ fn a_slow_power_off_is_answered_once_verified() {
     assert_eq!(o.stdout.trim(), "Success: Powered OFF");
 }
 
+/// Two VMs, one vCenter session: a status of node10 while the slow VM's
+/// power-off holds the session waits its turn and is answered, truthfully,
+/// within ipmitool's window; the off is answered once verified.
+#[test]
+fn requests_for_two_vms_take_the_one_session_in_turns() {
+    let Some(sim) = vcsim_with(Options {
+        slow_seconds: Some(3),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let d = std::sync::Arc::new(Daemon::start(&sim, &["slow", "node10"], Setup::default()));
+    let slow = moref(&sim, "slow");
+    let background = std::sync::Arc::clone(&d);
+    let off = std::thread::spawn(move || {
+        ipmitool(&background, "slow", None, &["chassis", "power", "off"])
+    });
+    let until = Instant::now() + Duration::from_secs(10);
+    while calls(&sim, "PowerOffVM_Task") == 0 {
+        assert!(Instant::now() < until, "the off never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = ipmitool(&d, "node10", None, &["chassis", "power", "status"]);
+    let off = off.join().expect("ipmitool off");
+    status.assert_code(0);
+    assert_eq!(status.stdout.trim(), "Chassis Power is on");
+    assert!(
+        status.elapsed < Duration::from_secs(10),
+        "{:?}",
+        status.elapsed
+    );
+    off.assert_code(0);
+    assert_eq!(sim.power(&slow), "poweredOff");
+    assert_eq!(sessions(&sim), (1, 0, 1));
+}
+
 /// Power tasks of 14 s, longer than the daemon may take (8 s, below
 /// ipmitool's 10 s of retries): ipmitool gets an error, never success, while
 /// the VM is still on; fence_ipmilan, which then reads the status until

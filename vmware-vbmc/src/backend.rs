@@ -24,7 +24,6 @@
 //! is a verified power-off followed by a verified power-on; a guest
 //! shutdown and the boot order are not offered (D6h).
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -161,10 +160,11 @@ fn power_error(e: FenceError) -> PowerError {
     }
 }
 
-fn busy(deadline_within: Duration) -> String {
+fn busy(waited: Duration) -> String {
     format!(
-        "the vCenter session was serving other requests until this one's deadline ({:.1} s)",
-        deadline_within.as_secs_f64()
+        "waited {:.1} s for the vCenter session, which served other requests until this \
+         one's deadline",
+        waited.as_secs_f64()
     )
 }
 
@@ -219,12 +219,6 @@ struct VmPower {
     plug: Plug,
     /// The VM the plug named at its first lookup.
     named: Mutex<Option<VmId>>,
-}
-
-impl fmt::Debug for VmPower {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VmPower({})", self.plug)
-    }
 }
 
 impl VmPower {
