@@ -336,8 +336,8 @@ impl PowerControl for VmPower {
     }
 }
 
-/// fence_vmware's TLS and address settings, from the configuration's.
-fn endpoint(config: &Config) -> Result<(Endpoint, TlsPolicy, Family), String> {
+/// fence_vmware's TLS and address family settings, from the configuration's.
+fn tls_and_family(config: &Config) -> (TlsPolicy, Family) {
     let vc = &config.vcenter;
     let tls = match &vc.tls {
         Tls::Verify { cacert } => TlsPolicy::Verify {
@@ -351,32 +351,46 @@ fn endpoint(config: &Config) -> Result<(Endpoint, TlsPolicy, Family), String> {
         AddressFamily::V4 => Family::V4,
         AddressFamily::V6 => Family::V6,
     };
+    (tls, family)
+}
+
+/// vsphere-soap's HTTP client for vCenter's SDK, as fence_vmware makes it:
+/// the one place this crate names the client and its endpoint.
+fn sdk_client(config: &Config) -> Result<Box<dyn HttpPost>, String> {
+    let vc = &config.vcenter;
+    let (tls, family) = tls_and_family(config);
     let endpoint = Endpoint::parse(&vc.ip, vc.ipport, tls != TlsPolicy::PlainHttp)
         .map_err(|e| format!("[vcenter] ip: {e}"))?;
-    Ok((endpoint, tls, family))
+    match UreqHttp::new(&endpoint, &tls, family) {
+        Ok(client) => Ok(Box::new(client)),
+        Err(e) => Err(format!(
+            "cannot log in to {} as {}: {}",
+            vc.ip,
+            vc.username,
+            describe(&login_failure(vsphere_soap::to_backend(e)))
+        )),
+    }
 }
 
 /// Logs in to vCenter (or ESXi) once for every endpoint, and looks every
 /// plug up. A plug that names no VM, or two, does not stop the daemon: its
 /// endpoint answers with an error code until it names exactly one.
 pub fn connect(config: &Config, log: &Logger) -> Result<Connected, String> {
-    let (endpoint, tls, family) = endpoint(config)?;
     let vc = &config.vcenter;
     let SecretSource::Value(password) = &vc.password else {
         return Err("[vcenter] password not resolved".into());
     };
-    match tls {
+    let inner = sdk_client(config)?;
+    let url = inner.url().to_string();
+    match tls_and_family(config).0 {
         TlsPolicy::Insecure => log.warn(format_args!(
-            "ssl_insecure: the certificate of {} is NOT verified",
-            endpoint.url()
+            "ssl_insecure: the certificate of {url} is NOT verified"
         )),
         TlsPolicy::PlainHttp => log.warn(format_args!(
-            "notls: the vCenter password and session travel unencrypted to {}",
-            endpoint.url()
+            "notls: the vCenter password and session travel unencrypted to {url}"
         )),
         TlsPolicy::Verify { .. } => {}
     }
-    let url = endpoint.url();
     let cannot = |e: vsphere_core::BackendError| {
         format!(
             "cannot log in to {url} as {}: {}",
@@ -384,10 +398,8 @@ pub fn connect(config: &Config, log: &Logger) -> Result<Connected, String> {
             describe(&login_failure(e))
         )
     };
-    let inner =
-        UreqHttp::new(&endpoint, &tls, family).map_err(|e| cannot(vsphere_soap::to_backend(e)))?;
     let http = Arc::new(RequestBoundHttp {
-        inner: Box::new(inner),
+        inner,
         bound: Mutex::new(None),
         logins: AtomicUsize::new(0),
         log: log.clone(),
@@ -505,26 +517,35 @@ mod tests {
 
     #[test]
     fn tls_settings_are_fence_vmwares() {
-        let text = |tls: &str| {
-            format!(
+        let config = |tls: &str| {
+            crate::config::parse(&format!(
                 "[vcenter]\nip = \"vc.example.com:8443\"\nusername = \"u\"\npassword = \"p\"\n{tls}\n\
                  [[vm]]\nplug = \"a\"\nlisten_address = \"127.0.0.1\"\nipmi_username = \"f\"\n\
                  ipmi_password = \"0123456789abcdef\"\n"
-            )
+            ))
+            .unwrap()
         };
-        let c = crate::config::parse(&text("")).unwrap();
-        let (e, tls, family) = endpoint(&c).unwrap();
-        assert_eq!(e.url(), "https://vc.example.com:8443/sdk");
-        assert_eq!(tls, TlsPolicy::Verify { ca_file: None });
-        assert_eq!(family, Family::Any);
-        let c = crate::config::parse(&text("notls = true\ninet6_only = true")).unwrap();
-        let (e, tls, family) = endpoint(&c).unwrap();
-        assert_eq!(e.url(), "http://vc.example.com:8443/sdk");
-        assert_eq!(tls, TlsPolicy::PlainHttp);
-        assert_eq!(family, Family::V6);
-        let c = crate::config::parse(&text("ssl_insecure = 1\nipport = 9443")).unwrap();
-        let (e, tls, _) = endpoint(&c).unwrap();
-        assert_eq!(e.url(), "https://vc.example.com:9443/sdk", "ipport wins");
-        assert_eq!(tls, TlsPolicy::Insecure);
+        let c = config("");
+        assert_eq!(
+            tls_and_family(&c),
+            (TlsPolicy::Verify { ca_file: None }, Family::Any)
+        );
+        assert_eq!(
+            sdk_client(&c).unwrap().url(),
+            "https://vc.example.com:8443/sdk"
+        );
+        let c = config("notls = true\ninet6_only = true");
+        assert_eq!(tls_and_family(&c), (TlsPolicy::PlainHttp, Family::V6));
+        assert_eq!(
+            sdk_client(&c).unwrap().url(),
+            "http://vc.example.com:8443/sdk"
+        );
+        let c = config("ssl_insecure = 1\nipport = 9443");
+        assert_eq!(tls_and_family(&c).0, TlsPolicy::Insecure);
+        assert_eq!(
+            sdk_client(&c).unwrap().url(),
+            "https://vc.example.com:9443/sdk",
+            "ipport wins"
+        );
     }
 }
