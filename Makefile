@@ -3,6 +3,9 @@
 PREFIX  ?= /usr
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man/man8
+# vmware-vbmc's systemd unit and example configuration.
+UNITDIR ?= /lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/fence-vmware-rs
 DESTDIR ?=
 CARGO   ?= cargo
 
@@ -25,20 +28,21 @@ DIST     = fence-vmware-rs-$(VERSION)
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 BINDIR   = $(CARGO_TARGET_DIR)/release
 
-.PHONY: all build install install-bin install-links install-man uninstall \
+.PHONY: all build install install-bin install-links install-man install-unit uninstall \
 	deb deb-scripts dist spec rpm check demo
 
 all: build
 
 build:
-	$(CARGO) build --release --locked -p fence-vmware -p fence-vmware-esxi
+	$(CARGO) build --release --locked -p fence-vmware -p fence-vmware-esxi -p vmware-vbmc
 
 # Debian's fence-agents owns /usr/sbin/fence_vmware and fence_vmware_soap;
 # overwriting its files behind dpkg's back would be undone by its next
 # upgrade. The .deb diverts them properly; a plain install refuses unless
 # told otherwise.
 install: build
-	$(MAKE) --no-print-directory install-bin install-links install-man
+	$(MAKE) --no-print-directory install-bin install-links install-man install-unit
+	install -D -m 0644 vmware-vbmc/vmware-vbmc.toml.example $(DESTDIR)$(DOCDIR)/vmware-vbmc.toml.example
 
 install-bin:
 	@if [ -z "$(DESTDIR)" ] && [ -z "$(FORCE)" ]; then \
@@ -60,8 +64,13 @@ install-man:
 	install -d $(DESTDIR)$(MANDIR)
 	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/
 
+# vmware-vbmc's unit, not enabled: the daemon needs its configuration first.
+install-unit:
+	install -D -m 0644 vmware-vbmc/vmware-vbmc.service $(DESTDIR)$(UNITDIR)/vmware-vbmc.service
+
 uninstall:
 	for n in $(NAMES); do rm -f $(DESTDIR)$(SBINDIR)/$$n $(DESTDIR)$(MANDIR)/$$n.8; done
+	rm -f $(DESTDIR)$(UNITDIR)/vmware-vbmc.service $(DESTDIR)$(DOCDIR)/vmware-vbmc.toml.example
 
 # The .deb: cargo-deb (pinned in cts/install-deps.sh) reads
 # [package.metadata.deb] in agents/vmware/Cargo.toml. It packages the

@@ -97,6 +97,9 @@ fi
 required_suite debian-package cts/packaging/deb.sh
 required_suite rpm-package cts/packaging/rpm.sh
 required_suite pacemaker cts/pacemaker/run-all.sh
+# vmware-vbmc under Pacemaker's fencer (fence_ipmilan); needs no package,
+# takes /run/lock/fence-vmware-cts.lock itself.
+required_suite pacemaker-vbmc cts/pacemaker/vbmc.sh
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then

@@ -90,6 +90,19 @@ done
 for name in $(agents names); do
     check_man_version "man/$name.8" "$name" "the tree's man/"
 done
+# vmware-vbmc's unit and example configuration, as in the tree; the unit is
+# not enabled or started by any maintainer script (the daemon needs its
+# configuration first).
+UNIT=lib/systemd/system/vmware-vbmc.service
+EXAMPLE=usr/share/doc/$PKG/vmware-vbmc.toml.example
+same "the systemd unit is the tree's, mode 644" "$(sha256sum <vmware-vbmc/vmware-vbmc.service) 644" \
+    "$(sha256sum <"$ROOT/$UNIT") $(stat -c %a "$ROOT/$UNIT")"
+same "the example configuration is the tree's, mode 644" "$(sha256sum <vmware-vbmc/vmware-vbmc.toml.example) 644" \
+    "$(sha256sum <"$ROOT/$EXAMPLE") $(stat -c %a "$ROOT/$EXAMPLE")"
+scripts=$(ls "$PKG_TMP/control/"*inst "$PKG_TMP/control/"*rm 2>/dev/null)
+[ -n "$scripts" ] && ! grep -l -e systemctl -e deb-systemd -e vmware-vbmc $scripts >/dev/null &&
+    ok "no maintainer script enables or starts vmware-vbmc" ||
+    bad "no maintainer script enables or starts vmware-vbmc" "$(grep -l -e systemctl -e deb-systemd -e vmware-vbmc $scripts)"
 DOC=$ROOT/usr/share/doc/$PKG
 same "copyright is DEP-5" "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" "$(head -1 "$DOC/copyright")"
 grep -q '^License: GPL-2.0+$' "$DOC/copyright" && grep -q '^Files: \*$' "$DOC/copyright" &&
@@ -160,6 +173,7 @@ ours_in_place() {
     for name in $(agents names); do
         zcat "/usr/share/man/man8/$name.8.gz" | grep -q "\"$name $VERSION\"" || fails+=" $name.8.gz"
     done
+    cmp -s vmware-vbmc/vmware-vbmc.service "/$UNIT" || fails+=" /$UNIT"
     [ -z "$fails" ] && ok "$1: our programs and man pages in place" || bad "$1: our programs and man pages in place" "$fails"
 }
 # restored WHEN: no diversion of ours is left, fence-agents' files are back
@@ -174,6 +188,7 @@ restored() {
     for name in $(agents names); do
         dpkg -S "/usr/sbin/$name" >/dev/null 2>&1 || [ ! -e "/usr/sbin/$name" ] || fails+=" /usr/sbin/$name:left"
     done
+    dpkg -S "/$UNIT" >/dev/null 2>&1 || [ ! -e "/$UNIT" ] || fails+=" /$UNIT:left"
     [ -z "$fails" ] && ok "$1: fence-agents' files restored (sha256)" || bad "$1: fence-agents' files restored (sha256)" "$fails"
 }
 

@@ -63,8 +63,9 @@ same "Packager is the project's maintainer (the Debian changelog's)" \
 # The files, less the build-id links rpm adds for every ELF file.
 want_files=$( (agents names | sed 's|^|/usr/sbin/|'
     agents names | sed 's|^\(.*\)|/usr/share/man/man8/\1.8.gz|'
-    echo /usr/share/doc/$DIST/README.md /usr/share/licenses/$DIST/copyright) | sorted_words)
-same "the files are packaging/agents' names, their man pages, README and licence" "$want_files" \
+    echo /usr/share/doc/$DIST/README.md /usr/share/licenses/$DIST/copyright
+    echo /usr/lib/systemd/system/vmware-vbmc.service /usr/share/doc/$DIST/vmware-vbmc.toml.example) | sorted_words)
+same "the files are packaging/agents' names, their man pages, README, licence, vmware-vbmc's unit and example" "$want_files" \
     "$(qp -l | grep -v -e '^/usr/lib/\.build-id' -e '^/usr/share/doc/[^/]*$' -e '^/usr/share/licenses/[^/]*$' | sorted_words)"
 for link in $(agents links); do
     same "${link%%:*} is a symlink to ${link#*:}" "${link#*:}" \
@@ -74,7 +75,11 @@ for bin in $(agents binaries); do
     same "$bin is a file, mode 0755" "-rwxr-xr-x" "$(qp --qf '[%{FILENAMES} %{FILEMODES:perms}\n]' | sed -n "s|^/usr/sbin/$bin ||p")"
 done
 # Nothing to divert or register: the package manager's own Conflicts do it.
+# (vmware-vbmc's %systemd_* scriptlets exist where systemd-rpm-macros does,
+# which a Debian build host has not.)
 same "no scriptlets" "" "$(qp --scripts)"
+same "vmware-vbmc's unit is the tree's, mode 0644" "$(sha256sum <vmware-vbmc/vmware-vbmc.service) -rw-r--r--" \
+    "$(rpm2cpio "$RPM" | cpio -i --quiet --to-stdout ./usr/lib/systemd/system/vmware-vbmc.service | sha256sum) $(qp --qf '[%{FILENAMES} %{FILEMODES:perms}\n]' | sed -n 's|^/usr/lib/systemd/system/vmware-vbmc.service ||p')"
 
 # Requires: exactly what rpm's own ELF dependency generator finds in the
 # packaged binaries (plus rpmlib features), nothing written by hand.

@@ -14,7 +14,9 @@
 //! - [`commands`]: privilege table and the IPMI commands.
 //! - [`power`]: the [`power::PowerControl`] trait the VM side implements.
 //! - [`server`]: the endpoints and their threads.
-//! - [`config`]: the configuration file; [`backend`]: the vSphere seam.
+//! - [`config`]: the configuration file.
+//! - [`backend`]: the vSphere side, one session for every endpoint
+//!   ([`turn`]: taking it in turns, each request within its deadline).
 
 pub mod backend;
 pub mod commands;
@@ -26,6 +28,7 @@ pub mod log;
 pub mod power;
 pub mod server;
 pub mod session;
+pub mod turn;
 pub mod wire;
 
 /// Makes the process unable to dump core or be attached to by another

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nix::sys::signal::{SigSet, Signal};
 use vmware_vbmc::config::{self, Config, SecretSource};
@@ -145,10 +146,14 @@ fn run(path: PathBuf, debug: bool) -> ExitCode {
     if let Err(problems) = resolve_secrets(&mut config) {
         return fail(&problems);
     }
-    let powers = match backend::connect(&config) {
-        Ok(p) => p,
+    // vsphere-core logs through the agent framework, to stderr: its
+    // warnings always, its steps (lookups, tasks) with --debug.
+    agent_framework::logging::set_verbose_level(if debug { 2 } else { 0 });
+    let connected = match backend::connect(&config, &log) {
+        Ok(c) => c,
         Err(e) => return fail(&[format!("cannot control the VMs: {e}")]),
     };
+    let powers = connected.powers;
     let mut endpoints = Vec::new();
     for (vm, power) in config.vms.iter().zip(powers) {
         let SecretSource::Value(password) = &vm.ipmi_password else {
@@ -170,7 +175,10 @@ fn run(path: PathBuf, debug: bool) -> ExitCode {
     }
     let server = match server::start(endpoints, config.limits, log.clone()) {
         Ok(s) => s,
-        Err(e) => return fail(&[e.to_string()]),
+        Err(e) => {
+            connected.session.close(Duration::ZERO);
+            return fail(&[e.to_string()]);
+        }
     };
     log.info(format_args!(
         "serving {} virtual machine(s); SIGTERM or SIGINT stops",
@@ -182,6 +190,11 @@ fn run(path: PathBuf, debug: bool) -> ExitCode {
         signal.map(|s| s.as_str()).unwrap_or("a signal")
     ));
     server.stop();
+    // A power change still running gets its whole time, then the session
+    // is logged out.
+    connected
+        .session
+        .close(config.limits.reply_within + Duration::from_secs(1));
     ExitCode::SUCCESS
 }
 
@@ -192,7 +205,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Version) => {
-            println!("vmware-vbmc {}", env!("CARGO_PKG_VERSION"));
+            // The bare version, as the fence agents of the same package print it.
+            println!("{}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Ok(Command::Check(path)) => check(path),

@@ -69,9 +69,10 @@ pub struct BootOverride {
 /// Why a call failed. Each maps to one honest completion code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PowerError {
-    /// The deadline passed before the device confirmed the result. The
-    /// operation may still complete later; nothing is claimed.
-    Timeout,
+    /// The deadline passed before the device confirmed the result (what
+    /// was not confirmed, or what did not answer). The operation may still
+    /// complete later; nothing is claimed.
+    Timeout(String),
     /// The device cannot vouch for the VM (see [`PowerStatus::NotVouched`]).
     NotVouched(String),
     /// Not possible in the VM's present state: resetting a powered-off VM,
@@ -90,7 +91,7 @@ impl PowerError {
     /// means "try again", which is not what happened.
     pub fn completion_code(&self) -> CompletionCode {
         match self {
-            PowerError::Timeout => CompletionCode::TIMEOUT,
+            PowerError::Timeout(_) => CompletionCode::TIMEOUT,
             PowerError::NotVouched(_) => CompletionCode::RESPONSE_UNAVAILABLE,
             PowerError::InvalidState(_) => CompletionCode::NOT_IN_PRESENT_STATE,
             PowerError::Unsupported(_) => CompletionCode::SUBFUNCTION_UNAVAILABLE,
@@ -102,7 +103,7 @@ impl PowerError {
 impl fmt::Display for PowerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PowerError::Timeout => f.write_str("not confirmed before the deadline"),
+            PowerError::Timeout(what) => write!(f, "not confirmed before the deadline: {what}"),
             PowerError::NotVouched(why) => write!(f, "the device cannot vouch for the VM: {why}"),
             PowerError::InvalidState(why) => write!(f, "not possible now: {why}"),
             PowerError::Unsupported(why) => write!(f, "not supported: {why}"),
@@ -165,7 +166,7 @@ mod tests {
     #[test]
     fn failures_map_to_distinct_honest_codes() {
         let errors = [
-            PowerError::Timeout,
+            PowerError::Timeout("off".into()),
             PowerError::NotVouched("host disconnected".into()),
             PowerError::InvalidState("VM is off".into()),
             PowerError::Unsupported("no NMI".into()),

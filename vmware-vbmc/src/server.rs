@@ -1189,7 +1189,9 @@ impl Endpoint {
         self.power.power_off_verified(deadline)?;
         let interval = Duration::from_secs(1);
         if deadline.remaining() <= interval {
-            return Err(PowerError::Timeout);
+            return Err(PowerError::Timeout(
+                "no time left to power the VM on after the off".into(),
+            ));
         }
         std::thread::sleep(interval);
         self.power.power_on_verified(deadline)

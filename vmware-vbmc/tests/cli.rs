@@ -199,17 +199,36 @@ fn run_resolves_password_scripts_and_checks_what_they_print() {
     no_secrets(&err);
 }
 
+/// A vCenter that refuses connections: `run` stops at once, one line
+/// naming the address and the user, never the password.
 #[test]
-fn run_stops_where_part_1_ends_and_says_so() {
+fn run_without_vcenter_stops_at_once_and_says_why() {
     let d = dir("run");
     let f = d.join("vbmc.toml");
-    write(&f, &good(), 0o600);
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    write(
+        &f,
+        &good().replace(
+            "ip = \"127.0.0.1\"",
+            &format!("ip = \"127.0.0.1\"\nipport = {closed_port}"),
+        ),
+        0o600,
+    );
+    let started = std::time::Instant::now();
     let o = vbmc(&["run", f.to_str().unwrap()]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(out, "");
-    assert_eq!(
-        err,
-        "vmware-vbmc: cannot control the VMs: this build has no vSphere connection yet (vmware-vbmc part 1: the IPMI side only)\n"
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "vmware-vbmc: cannot control the VMs: cannot log in to https://127.0.0.1:{closed_port}/sdk as vbmc@vsphere.local: cannot connect: "
+        )),
+        "{err}"
     );
+    no_secrets(&err);
 }

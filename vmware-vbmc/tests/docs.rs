@@ -58,6 +58,52 @@ fn the_complete_example_is_a_valid_configuration() {
     );
 }
 
+/// vmware-vbmc.toml.example, which the packages install: a valid
+/// configuration (its CA file aside), with no password written in it to
+/// be copied.
+#[test]
+fn the_packaged_example_is_a_valid_configuration() {
+    let text =
+        std::fs::read_to_string(root().join("vmware-vbmc/vmware-vbmc.toml.example")).unwrap();
+    let ca =
+        std::env::temp_dir().join(format!("vmware-vbmc-example-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, "placeholder").unwrap();
+    let parsed =
+        config::parse(&text.replace("/etc/vmware-vbmc/vcenter-ca.pem", ca.to_str().unwrap()));
+    std::fs::remove_file(&ca).unwrap();
+    let c = parsed.unwrap_or_else(|p| panic!("{p:?}"));
+    assert_eq!(c.vms.len(), 2);
+    assert!(matches!(
+        c.vcenter.password,
+        config::SecretSource::Script(_)
+    ));
+    assert!(c.vms.iter().all(
+        |vm| matches!(vm.ipmi_password, config::SecretSource::Script(_))
+            && vm.privilege_limit == vmware_vbmc::ipmi::Privilege::Operator
+    ));
+    assert!(
+        page().contains("vmware\\-vbmc.toml.example"),
+        "the man page names it"
+    );
+}
+
+/// README.md's complete configuration is one.
+#[test]
+fn the_readme_example_is_a_valid_configuration() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let ca = std::env::temp_dir().join(format!("vmware-vbmc-readme-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, "placeholder").unwrap();
+    let parsed = config::parse(
+        &readme[start..end].replace("/etc/vmware-vbmc/vcenter-ca.pem", ca.to_str().unwrap()),
+    );
+    std::fs::remove_file(&ca).unwrap();
+    let c = parsed.unwrap_or_else(|p| panic!("{p:?}"));
+    assert_eq!(c.vms.len(), 2);
+    assert_eq!(c.vms[1].listen.port(), 6231);
+}
+
 #[test]
 fn every_accepted_setting_is_documented() {
     let page = page();

@@ -1,10 +1,13 @@
 //! Test support for vmware-vbmc.
 //!
-//! `MemoryPower` is a hand-written fake: it stands in for vSphere until
-//! part 2 of vmware-vbmc connects the daemon to VMware's govmomi simulator
-//! through the shared vSphere core. It is a VM whose power state lives in
-//! memory, with power operations that take as long as a test says, and a
-//! switch for "the device cannot vouch for this VM". Everything else in
+//! `MemoryPower` is a hand-written fake: a VM whose power state lives in
+//! memory, with power operations that take as long as a test says, a
+//! guest shutdown and a boot order, and a switch for "the device cannot
+//! vouch for this VM". It lets these tests drive the IPMI side through
+//! every PowerControl outcome, which VMware's simulator cannot produce on
+//! demand (a guest shutdown, boot devices, an operation that ends exactly
+//! at a given moment). The daemon against the simulator itself, through
+//! the vSphere side, is tested in cts/tests/vbmc.rs. Everything else in
 //! these tests is real: the daemon's endpoints on 127.0.0.1, and Debian's
 //! ipmitool and fence-agents' fence_ipmilan as the clients.
 #![allow(dead_code)]
@@ -148,7 +151,7 @@ impl MemoryPower {
                 }
             }
             if deadline.expired() {
-                return Err(PowerError::Timeout);
+                return Err(PowerError::Timeout(format!("{call} still in progress")));
             }
             std::thread::sleep(Duration::from_millis(5).min(deadline.remaining()));
         }
