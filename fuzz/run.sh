@@ -9,7 +9,8 @@
 #   FUZZ_SANITIZER=none|address      none by default: the code fuzzed is
 #                                    safe Rust, where AddressSanitizer finds
 #                                    nothing more and halves the speed
-#   FUZZ_JOBS=1                      libFuzzer processes per target
+#   FUZZ_JOBS=1                      libFuzzer processes per target (more
+#                                    than one: their logs are fuzz-N.log)
 #
 # New inputs go to target/fuzz/corpus/TARGET (the committed seeds in
 # fuzz/corpus/TARGET are read, never written); a failing input is written
@@ -48,8 +49,12 @@ for t in "${targets[@]}"; do
     mkdir -p "$out/corpus/$t" "$out/artifacts/$t"
     log=$out/$t.log
     start=$SECONDS
+    # Several jobs write their logs to fuzz-N.log in the current
+    # directory; one runs in this process, logging to $log.
+    parallel=()
+    [ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
     cargo fuzz run "${build[@]}" "$t" "$out/corpus/$t" "fuzz/corpus/$t" -- \
-        -runs="$RUNS" -jobs="$JOBS" -workers="$JOBS" -timeout=10 \
+        -runs="$RUNS" "${parallel[@]}" -timeout=10 \
         -artifact_prefix="$out/artifacts/$t/" -print_final_stats=1 > "$log" 2>&1
     rc=$?
     took=$((SECONDS - start))

@@ -182,7 +182,10 @@ mod tests {
             ["Parse error: option --i\\ndentity-file not recognized"]
         );
         let e = FenceError::usage("Failed: Unrecognised action 'off\r\u{1b}[2K'");
-        assert_eq!(e.to_string(), "Failed: Unrecognised action 'off\\r\\u{1b}[2K'");
+        assert_eq!(
+            e.to_string(),
+            "Failed: Unrecognised action 'off\\r\\u{1b}[2K'"
+        );
         assert_eq!(
             FenceError::usage("Failed: ip: h\u{e9} is bad").to_string(),
             "Failed: ip: h\u{e9} is bad",

@@ -427,7 +427,6 @@ pub fn vimcmd(data: &[u8]) {
         .collect();
     states.dedup();
     let expected = match states.as_slice() {
-        [one] => Some(*one),
         [first, rest @ ..] if rest.iter().all(|s| s == first) => Some(*first),
         _ => None,
     };

@@ -43,7 +43,7 @@ pub fn vmrun_output(data: &[u8]) {
         .into_iter()
         .filter(|l| !l.is_empty() && !l.contains('\n') && !l.ends_with('\r'))
         .collect();
-    let header = if choice % 2 == 0 {
+    let header = if choice.is_multiple_of(2) {
         "Total running VMs"
     } else {
         "Total registered VMs"
