@@ -293,10 +293,14 @@ pub fn esxcli(data: &[u8]) {
     let _ = raw_worlds;
 
     let f = Fields::new(data);
+    // A few worlds and volumes show what a thousand would: each field
+    // becomes a structure some 200 bytes long, and a flood of them only
+    // slows the search down.
     let texts: Vec<String> = f
         .rest(0)
         .into_iter()
         .filter(|t| t.chars().all(xml_char))
+        .take(12)
         .collect();
     let mut choices = Choices::new(data);
     let worlds: Vec<World> = texts

@@ -207,11 +207,16 @@ pub fn secret_masking(data: &[u8]) {
     let mut choices = Choices::new(f.bytes(1));
     let (before, after) = (f.text(2), f.text(3));
     let second = f.text(4);
-    for encoded in encodings(&secret, &mut choices) {
+    // Two of the encodings per run, chosen by the fuzzer: each costs a
+    // few scans of the line, and over a million runs every one is tried
+    // with every kind of secret.
+    let all = encodings(&secret, &mut choices);
+    let picked = [choices.below(all.len()), choices.below(all.len())];
+    for encoded in picked.iter().map(|&i| &all[i]) {
         let line = format!("{before}{encoded}{after}");
         let masked = mask_secrets(&line, &[&secret]);
         assert!(
-            !masked.contains(&encoded),
+            !masked.contains(encoded.as_str()),
             "secret {secret:?} written {encoded:?} survives masking: {masked:?}"
         );
         assert!(
