@@ -29,7 +29,7 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 BINDIR   = $(CARGO_TARGET_DIR)/release
 
 .PHONY: all build install install-bin install-links install-man install-unit uninstall \
-	deb deb-scripts dist spec rpm check demo
+	deb deb-scripts dist spec rpm check demo fuzz
 
 all: build
 
@@ -143,6 +143,14 @@ rpm: dist
 
 check:
 	./test.sh
+
+# Fuzzing: each target of fuzz/ (or those in FUZZ_TARGETS) for FUZZ_RUNS
+# executions (10^6 by default) with libFuzzer through cargo-fuzz, on the
+# stable toolchain; the table of executions, time and coverage is written
+# to target/fuzz/results.md. Not run by `make check`, which replays the
+# committed corpora and crash inputs instead (fuzz/tests/replay.rs).
+fuzz:
+	fuzz/run.sh $(FUZZ_TARGETS)
 
 demo:
 	./demo.sh

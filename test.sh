@@ -85,6 +85,8 @@ step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "build" cargo build --workspace --bins
 step "build vSphere simulator" cts/vcsim/build.sh
 
+# cargo test includes the fuzz corpus replay (fuzz/tests/replay.rs): every
+# committed seed and crash input through its fuzz target's body, on stable.
 echo "=== cargo test"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/cts/cargo-test.log
 rc=${PIPESTATUS[0]}

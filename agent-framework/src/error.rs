@@ -121,8 +121,25 @@ impl FenceError {
         lines
     }
 
+    /// A refusal of the input. It quotes what was given (an option's
+    /// name, a path, an action), and input may hold line breaks and other
+    /// control characters (argv values can, stdin values can hold a CR):
+    /// they are written escaped (`\n`), so that the refusal stays one line
+    /// that nothing in it can rewrite.
     pub fn usage(message: impl Into<String>) -> Self {
-        FenceError::Usage(message.into())
+        let message = message.into();
+        if !message.contains(char::is_control) {
+            return FenceError::Usage(message);
+        }
+        let mut escaped = String::with_capacity(message.len() + 8);
+        for c in message.chars() {
+            if c.is_control() {
+                escaped.extend(c.escape_debug());
+            } else {
+                escaped.push(c);
+            }
+        }
+        FenceError::Usage(escaped)
     }
 }
 
@@ -152,6 +169,28 @@ mod tests {
             .to_string()
             .contains("Timed out waiting to power OFF"));
         assert_eq!(FenceError::TimedOut(String::new()).message_lines().len(), 1);
+    }
+
+    /// Found by the argv_input and stdin_input fuzz targets: an option
+    /// name with a line break (`--i<LF>dentity-file`) or an action with a
+    /// CR made the refusal two lines, or let it overwrite itself.
+    #[test]
+    fn a_refusal_of_input_is_one_line_whatever_it_quotes() {
+        let e = FenceError::usage("Parse error: option --i\ndentity-file not recognized");
+        assert_eq!(
+            e.message_lines(),
+            ["Parse error: option --i\\ndentity-file not recognized"]
+        );
+        let e = FenceError::usage("Failed: Unrecognised action 'off\r\u{1b}[2K'");
+        assert_eq!(
+            e.to_string(),
+            "Failed: Unrecognised action 'off\\r\\u{1b}[2K'"
+        );
+        assert_eq!(
+            FenceError::usage("Failed: ip: h\u{e9} is bad").to_string(),
+            "Failed: ip: h\u{e9} is bad",
+            "printable text is left alone"
+        );
     }
 
     /// What the device cannot do and what failed on this node are not the

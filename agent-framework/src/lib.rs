@@ -103,3 +103,12 @@ pub use options::{OptionSet, OptionSpec, Required, ValueKind};
 pub use secret::{find_secret, mask_secrets, Secret, MASK};
 pub use timing::{Deadline, Seconds, Timeouts};
 pub use validate::Environment;
+
+/// The parsers and the validation that are otherwise private, for the fuzz
+/// targets in fuzz/ (which feed them arbitrary input). Not part of the
+/// contract above.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::input::{parse_argv, parse_stdin, RawInput};
+    pub use crate::validate::validate;
+}

@@ -134,8 +134,12 @@ pub fn validate(
     }
     let mut given = Vec::new();
     for (name, value) in &raw.values {
-        if opts.get(name).is_some() {
-            values.insert(name, value.clone());
+        if let Some(spec) = opts.get(name) {
+            // A secret lives only in its Secret (below), which never
+            // prints: the plain values are shown by the Config's Debug.
+            if !spec.secret {
+                values.insert(name, value.clone());
+            }
             given.push(*name);
         }
     }
@@ -168,7 +172,7 @@ pub fn validate(
     for spec in opts.specs() {
         let present = match spec.name {
             "plug" => !plugs.is_empty(),
-            n => given.contains(&n) && !values.get(n).map(|v| v.is_empty()).unwrap_or(true),
+            n => given.contains(&n) && !raw.get(n).map(|v| v.is_empty()).unwrap_or(true),
         };
         let needed = match spec.required {
             Required::Yes => true,
@@ -373,6 +377,17 @@ mod tests {
             e.to_string(),
             "Failed: password must be an integer from 0 to 9, got \"****\""
         );
+    }
+
+    /// Found by the stdin_input fuzz target: the Config kept the password's
+    /// text among its plain values, and its Debug form showed it.
+    #[test]
+    fn a_config_never_shows_the_password() {
+        let c = config(&agent(), "action=status\nplug=p\npassword=hunter22 pw\n").unwrap();
+        assert_eq!(c.password().map(|p| p.expose()), Some("hunter22 pw"));
+        assert!(c.is_given("password"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter22"), "{shown}");
     }
 
     #[test]

@@ -104,7 +104,9 @@ pub fn blob_type(blob: &[u8]) -> Option<String> {
     std::str::from_utf8(name).ok().map(str::to_string)
 }
 
-fn parse_line(file: &Path, number: usize, line: &str) -> Option<Entry> {
+/// One line of a known_hosts file; public for the fuzz targets.
+#[doc(hidden)]
+pub fn parse_line(file: &Path, number: usize, line: &str) -> Option<Entry> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;

@@ -450,6 +450,26 @@ fn object_field<'v>(
     }
 }
 
+/// Fails unless the field `read` of `config` is directly followed by the
+/// field `next`.
+fn followed_by(config: &Value, read: &str, next: &str) -> Result<(), SummaryError> {
+    let Value::Object { fields, .. } = config else {
+        return Err(SummaryError::Shape("config is not an object".into()));
+    };
+    let after = fields
+        .iter()
+        .position(|(k, _)| k == read)
+        .and_then(|i| fields.get(i + 1))
+        .map(|(k, _)| k.as_str());
+    if after == Some(next) {
+        return Ok(());
+    }
+    Err(SummaryError::Shape(format!(
+        "config.{read} is followed by {}, not {next}: text in a string may have closed it early",
+        after.unwrap_or("nothing")
+    )))
+}
+
 /// Read `get.summary` output. Any doubt is an error.
 pub fn parse_summary(output: &str) -> Result<VmSummary, SummaryError> {
     // vim-cmd prints one header line before the object.
@@ -492,6 +512,18 @@ pub fn parse_summary(output: &str) -> Result<VmSummary, SummaryError> {
     };
     let runtime = object_field(&root, "runtime", "vim.vm.RuntimeInfo")?;
     let config = object_field(&root, "config", "vim.vm.Summary.ConfigSummary")?;
+    // A name (or path) holding a double quote can end its string early and
+    // go on as a field of its own, under a name the printer never writes
+    // (vmPathRame = "..."): no duplicate shows that, and the name reads
+    // shortened to whatever the text chose. The printer writes a data
+    // object's fields in the order the vSphere API declares them
+    // (vim.vm.Summary.ConfigSummary: name, template, vmPathName,
+    // memorySizeMB, ..., unset ones as <unset>; pyvmomi's
+    // docs/vim/vm/Summary/ConfigSummary.rst), so the field after each one
+    // read must be the one declared after it.
+    for (read, next) in [("name", "template"), ("vmPathName", "memorySizeMB")] {
+        followed_by(config, read, next)?;
+    }
     let power = match string_field(runtime, "runtime", "powerState")?.as_str() {
         "poweredOn" => VmPower::On,
         "poweredOff" => VmPower::Off,
@@ -607,6 +639,29 @@ mod tests {
                 assert_eq!(parse_summary(&text).unwrap().name, "n");
             }
         }
+    }
+
+    /// Found by the esxi_summary fuzz target: a name that closes its
+    /// string and goes on as a field the printer never writes read as the
+    /// shortened name, with no duplicate to show it.
+    #[test]
+    fn a_name_cut_short_by_a_field_of_its_own_is_refused() {
+        for forged in [
+            "db07\",\n      vmPathRame = \"[datastore1] db07/db07.vmx",
+            "db07\", x = \"",
+        ] {
+            let e = parse_summary(&summary(forged, "[ds] evil/evil.vmx", "", "h")).unwrap_err();
+            assert!(
+                matches!(&e, SummaryError::Shape(s) if s.contains("config.name is followed by")),
+                "{forged:?}: {e}"
+            );
+        }
+        let path = "[datastore1] db07/db07.vmx\", other = \"x.vmx";
+        let e = parse_summary(&summary("evil", path, "", "h")).unwrap_err();
+        assert!(
+            matches!(&e, SummaryError::Shape(s) if s.contains("config.vmPathName is followed by")),
+            "{e}"
+        );
     }
 
     #[test]
