@@ -9,5 +9,6 @@ pub mod getallvms;
 mod spec;
 pub mod summary;
 pub mod vimcmd;
+pub mod vmodl;
 
 pub use spec::spec;
