@@ -6,6 +6,7 @@ mod device;
 pub mod esxcli;
 mod fallback;
 pub mod getallvms;
+pub mod guest_free;
 mod spec;
 pub mod summary;
 pub mod vimcmd;

@@ -63,8 +63,9 @@ impl fmt::Display for SyntaxError {
 /// Nesting deeper than any real summary (which is about six levels).
 const MAX_DEPTH: usize = 48;
 
+/// One token of the pretty-print.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
+pub enum Token {
     LBrace,
     RBrace,
     LBracket,
@@ -78,7 +79,9 @@ enum Token {
     Word(String),
 }
 
-struct Lexer<'a> {
+/// The tokens of a text, for a reader that must stop before the end (see
+/// guest_free.rs, which reads only the head of `get.config`).
+pub struct Lexer<'a> {
     text: &'a str,
     pos: usize,
 }
@@ -92,6 +95,10 @@ fn is_type_byte(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
+    pub fn new(text: &'a str) -> Lexer<'a> {
+        Lexer { text, pos: 0 }
+    }
+
     fn error(&self, at: usize, what: impl Into<String>) -> SyntaxError {
         SyntaxError {
             at,
@@ -119,7 +126,8 @@ impl<'a> Lexer<'a> {
         Ok(self.text[body_start..end].to_string())
     }
 
-    fn next(&mut self) -> Result<Option<(usize, Token)>, SyntaxError> {
+    /// The next token and its byte offset; None at the end of the text.
+    pub fn next_token(&mut self) -> Result<Option<(usize, Token)>, SyntaxError> {
         let bytes = self.text.as_bytes();
         while self.pos < bytes.len() && matches!(bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
             self.pos += 1;
@@ -200,7 +208,7 @@ fn is_identifier(w: &str) -> bool {
 impl<'a> Parser<'a> {
     fn peek(&mut self) -> Result<Option<&(usize, Token)>, SyntaxError> {
         if self.peeked.is_none() {
-            self.peeked = Some(self.lexer.next()?);
+            self.peeked = Some(self.lexer.next_token()?);
         }
         Ok(self.peeked.as_ref().and_then(|p| p.as_ref()))
     }
@@ -208,7 +216,7 @@ impl<'a> Parser<'a> {
     fn take(&mut self) -> Result<Option<(usize, Token)>, SyntaxError> {
         match self.peeked.take() {
             Some(t) => Ok(t),
-            None => self.lexer.next(),
+            None => self.lexer.next_token(),
         }
     }
 
@@ -339,7 +347,7 @@ impl<'a> Parser<'a> {
 /// Parse the whole of `text` as exactly one value.
 pub fn parse_value(text: &str) -> Result<Value, SyntaxError> {
     let mut p = Parser {
-        lexer: Lexer { text, pos: 0 },
+        lexer: Lexer::new(text),
         peeked: None,
     };
     let v = p.expect_value(0)?;
@@ -349,5 +357,90 @@ pub fn parse_value(text: &str) -> Result<Value, SyntaxError> {
             at,
             what: format!("{t:?} after the end of the value"),
         }),
+    }
+}
+
+/// A value as vim-cmd printed it, with the header line before it, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Printed {
+    /// `Listsummary:`: bare words, the last one ending in a colon.
+    pub header: Option<String>,
+    pub value: Value,
+}
+
+/// More words than any header vim-cmd prints.
+const MAX_HEADER_WORDS: usize = 4;
+
+/// Parse the whole of `text` as one or more values, each of which may
+/// follow a header (`get.filelayout` prints two objects). Nothing else may
+/// be there.
+pub fn parse_values(text: &str) -> Result<Vec<Printed>, SyntaxError> {
+    let mut p = Parser {
+        lexer: Lexer::new(text),
+        peeked: None,
+    };
+    let mut found = Vec::new();
+    loop {
+        let mut words: Vec<String> = Vec::new();
+        while let Some((at, Token::Word(w))) = p.peek()? {
+            if words.len() == MAX_HEADER_WORDS {
+                return Err(SyntaxError {
+                    at: *at,
+                    what: "bare words where a value should be".into(),
+                });
+            }
+            let ends_header = w.ends_with(':');
+            words.push(w.clone());
+            p.take()?;
+            if ends_header {
+                break;
+            }
+        }
+        let header = match words.last() {
+            None => None,
+            Some(last) if last.ends_with(':') => Some(words.join(" ")),
+            Some(_) => {
+                return Err(SyntaxError {
+                    at: p.lexer.pos,
+                    what: format!("bare words {:?} where a value should be", words.join(" ")),
+                })
+            }
+        };
+        if header.is_none() && !found.is_empty() && p.peek()?.is_none() {
+            return Ok(found);
+        }
+        let value = p.expect_value(0)?;
+        found.push(Printed { header, value });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_one_after_another_each_after_an_optional_header() {
+        let got = parse_values("VM files:\n(a.B) {\n   x = \"1\",\n}\n(c.D) [\n   1\n]\n").unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].header.as_deref(), Some("VM files:"));
+        assert_eq!(got[0].value.field("x"), Some(&Value::Str("1".into())));
+        assert_eq!(got[1].header, None);
+        assert!(matches!(&got[1].value, Value::Array { items, .. } if items.len() == 1));
+    }
+
+    #[test]
+    fn values_with_anything_else_around_them_are_refused() {
+        for text in [
+            "",
+            "Header:",
+            "(a.B) {} trailing",
+            "(a.B) {} one two three four five:",
+            "one two three four five: (a.B) {}",
+            "no colon (a.B) {}",
+            "(a.B) { x = \"1\", x = \"2\" }",
+            "(a.B) { x = \"1\\\" }",
+        ] {
+            assert!(parse_values(text).is_err(), "{text:?}");
+        }
     }
 }
