@@ -82,7 +82,7 @@ impl fmt::Display for SummaryError {
         match self {
             SummaryError::Syntax(e) => write!(f, "not readable for sure ({e})"),
             SummaryError::Preamble(p) => write!(f, "unexpected text before the summary: {p:?}"),
-            SummaryError::Shape(s) => write!(f, "not a VM summary ({s})"),
+            SummaryError::Shape(s) => write!(f, "not what hostd prints ({s})"),
         }
     }
 }
