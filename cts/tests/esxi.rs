@@ -1633,7 +1633,13 @@ fn manpage_matches_committed_file_and_man_flag() {
     );
     assert!(out.stdout.contains("ssh\\-agent"));
     // The refusals are documented where users look.
-    for needle in ["WHAT THE AGENT REFUSES", "getallvms", "localcli"] {
+    for needle in [
+        "WHAT THE AGENT REFUSES",
+        "getallvms",
+        "localcli",
+        "get.filelayout",
+        "What the guest reports",
+    ] {
         assert!(out.stdout.contains(needle), "the man page lacks {needle}");
     }
     let man = AgentRun::new(agent()).args(["--man"]).run();
@@ -1674,6 +1680,7 @@ fn readme_has_the_esxi_refusals_section() {
         "matches 2 VMs",
         "is listed 2 times",
         "not readable for sure",
+        "no guest writes",
         "never by a name",
         "cannot be told apart",
     ] {
