@@ -526,6 +526,25 @@ fn clear_calls(h: &FakeEsxi) {
     std::fs::write(h.dir.join("log"), "").unwrap();
 }
 
+/// The agent with the password and `extra`, running in the background,
+/// once the host has logged a call whose arguments contain `call`.
+fn spawn_until_call(h: &FakeEsxi, extra: &[&str], call: &str) -> std::process::Child {
+    let mut args = agent_on(h).password().args;
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let child = Command::new(agent())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !h.calls().iter().any(|c| c.args.contains(call)) {
+        assert!(t0.elapsed() < Duration::from_secs(15), "{call} never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
 fn a_guest_reporting_any_host_name_is_still_fenced() {
     let mut vms: Vec<Vm> = HOSTILE_HOST_NAMES
@@ -623,22 +642,11 @@ fn a_guest_reporting_any_host_name_is_still_fenced() {
 fn a_guest_turning_hostile_during_the_action_is_still_fenced() {
     let Some(h) = esxi() else { return };
     h.write("delay", "3\n");
-    let mut args = agent_on(&h).password().args;
-    args.extend(["-o", "off", "-n", "node10", "--power-timeout=20"].map(String::from));
-    let child = Command::new(agent())
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !args_of(&h).iter().any(|a| a == "vmsvc/power.off 12") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(15),
-            "power.off never ran"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = spawn_until_call(
+        &h,
+        &["-o", "off", "-n", "node10", "--power-timeout=20"],
+        "vmsvc/power.off 12",
+    );
     // The guest, still running for 3 s, now reports a host name that
     // makes the summary unreadable.
     h.vm_file("12", "hostname", FORGED_CONFIG_HOST_NAME);
@@ -1135,23 +1143,11 @@ fn not_an_esxi_host_and_hostd_down_for_list() {
 fn hanging_command_then_sigterm_closes_the_session_and_exits() {
     let Some(h) = esxi() else { return };
     h.write("hang", "power.off");
-    let mut args = agent_on(&h).password().args;
-    args.extend(["-o", "off", "-n", "node10", "--power-timeout=60"].map(String::from));
-    let child = Command::new(agent())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until power.off is running on the host.
-    let t0 = Instant::now();
-    while !h.calls().iter().any(|c| c.args.contains("power.off")) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "power.off never ran"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = spawn_until_call(
+        &h,
+        &["-o", "off", "-n", "node10", "--power-timeout=60"],
+        "power.off",
+    );
     let killed = Instant::now();
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
