@@ -581,3 +581,14 @@ fn start_dropbear(t: &Path, port: u16) -> (Child, Vec<String>) {
         .expect("start dropbear");
     (child, vec![public])
 }
+
+impl FakeEsxi {
+    /// A guestinfo variable the VM's guest set (`info-set guestinfo.KEY`):
+    /// the fake's get.config prints it in extraConfig, raw.
+    pub fn guestinfo(&self, vmid: &str, key: &str, value: &str) {
+        let dir = self.dir.join("vms.d").join(vmid).join("guestinfo.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        chown_user(&dir);
+        self.write(&format!("vms.d/{vmid}/guestinfo.d/{key}"), value);
+    }
+}

@@ -502,35 +502,322 @@ fn a_vmid_given_as_plug_when_another_vms_name_is_that_number_is_refused() {
     assert_states(&h, &[("1", "off"), ("2", "off")]);
 }
 
+/// A guest's host name that closes its string in get.summary and opens a
+/// config of its own there, naming db07.
+const FORGED_CONFIG_HOST_NAME: &str = "x\",\n   },\n   config = (vim.vm.Summary.ConfigSummary) {\n      name = \"db07\",\n      template = false,\n      vmPathName = \"[datastore1] db07/db07.vmx\",\n      memorySizeMB = 2048,\n   },\n   junk = (x) {\n      a = \"";
+
+/// Host names a broken or hostile guest may report. A double quote, or a
+/// backslash before the closing one, makes get.summary unreadable; the
+/// others are text in a string.
+const HOSTILE_HOST_NAMES: &[&str] = &[
+    "quote\"d",
+    "back\\slash\\",
+    "x\", name = \"db07",
+    "two\nlines } { braces (x) [",
+    FORGED_CONFIG_HOST_NAME,
+];
+
+fn args_of(h: &FakeEsxi) -> Vec<String> {
+    h.calls().into_iter().map(|c| c.args).collect()
+}
+
+/// Forget the calls logged so far.
+fn clear_calls(h: &FakeEsxi) {
+    std::fs::write(h.dir.join("log"), "").unwrap();
+}
+
+/// The agent with the password and `extra`, running in the background,
+/// once the host has logged a call whose arguments contain `call`.
+fn spawn_until_call(h: &FakeEsxi, extra: &[&str], call: &str) -> std::process::Child {
+    let mut args = agent_on(h).password().args;
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let child = Command::new(agent())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !h.calls().iter().any(|c| c.args.contains(call)) {
+        assert!(t0.elapsed() < Duration::from_secs(15), "{call} never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
-fn text_that_could_shift_summary_fields_is_refused() {
+fn a_guest_reporting_any_host_name_is_still_fenced() {
+    let mut vms: Vec<Vm> = HOSTILE_HOST_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, host_name)| Vm::new(&format!("2{i}"), &format!("g{i}"), "on").hostname(host_name))
+        .collect();
+    vms.push(Vm::new("7", "db07", "on"));
+    let Some(h) = esxi_with(&vms) else { return };
+    // What Tools writes on its own (JSON), and a variable the guest set to
+    // imitate get.config's fields: get.config holds them, the agent never
+    // reads that far.
+    h.guestinfo(
+        "20",
+        "guestinfo.appInfo",
+        "{\"updateCounter\":\"1\",\"applications\":[{\"a\":\"sshd\",\"v\":\"\"}]}",
+    );
+    h.guestinfo(
+        "21",
+        "guestinfo.x",
+        "\"},\n   name = \"db07\",\n   files = (x) {",
+    );
+    let mut states: Vec<(String, String)> = vms
+        .iter()
+        .map(|v| (v.vmid.clone(), "on".to_string()))
+        .collect();
+    // Confirming the VM costs get.config, get.filelayout and get.runtime
+    // beyond the summary it could not read.
+    run(&h, &["-o", "status", "-n", "g0"])
+        .assert_code(0)
+        .assert_stdout_has("Status: ON");
+    assert_eq!(
+        args_of(&h),
+        [
+            "vmsvc/getallvms",
+            "vmsvc/get.summary 20",
+            "vmsvc/get.config 20",
+            "vmsvc/get.filelayout 20",
+            "vmsvc/get.runtime 20"
+        ]
+    );
+    for i in 0..HOSTILE_HOST_NAMES.len() {
+        let (vmid, plug) = (format!("2{i}"), format!("g{i}"));
+        clear_calls(&h);
+        run(&h, &["-o", "off", "-n", &plug])
+            .assert_code(0)
+            .assert_stdout_has("Success: Powered OFF");
+        for s in states.iter_mut().filter(|(id, _)| *id == vmid) {
+            s.1 = "off".into();
+        }
+        let want: Vec<(&str, &str)> = states
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        assert_states(&h, &want);
+        // Everything was asked of that VM alone.
+        for args in args_of(&h) {
+            assert!(
+                args == "vmsvc/getallvms" || args.ends_with(&format!(" {vmid}")),
+                "{plug}: {args}"
+            );
+        }
+        run(&h, &["-o", "status", "-n", &plug])
+            .assert_code(2)
+            .assert_stdout_has("Status: OFF");
+    }
+    // A reboot's polls read get.runtime, each with get.filelayout to see
+    // the same VM; the summary is not asked again after the first time.
+    h.write("delay", "1\n");
+    clear_calls(&h);
+    run(&h, &["-o", "reboot", "-n", "g4", "--power-timeout=15"])
+        .assert_code(0)
+        .assert_stdout_has("Success: Rebooted");
+    let args = args_of(&h);
+    assert_eq!(
+        args.iter().filter(|a| *a == "vmsvc/get.summary 24").count(),
+        1,
+        "{args:?}"
+    );
+    assert!(
+        args.iter().filter(|a| *a == "vmsvc/get.runtime 24").count() >= 3,
+        "{args:?}"
+    );
+    assert_eq!(h.state("24"), "on");
+    assert_eq!(h.state("7"), "on");
+    // list-status vouches for them too.
+    let out = run(&h, &["-o", "list-status"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("g0,20,OFF\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("g4,24,ON\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("db07,7,ON\n"), "{}", out.stdout);
+}
+
+#[test]
+fn a_guest_turning_hostile_during_the_action_is_still_fenced() {
+    let Some(h) = esxi() else { return };
+    h.write("delay", "3\n");
+    let child = spawn_until_call(
+        &h,
+        &["-o", "off", "-n", "node10", "--power-timeout=20"],
+        "vmsvc/power.off 12",
+    );
+    // The guest, still running for 3 s, now reports a host name that
+    // makes the summary unreadable.
+    h.vm_file("12", "hostname", FORGED_CONFIG_HOST_NAME);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Success: Powered OFF"), "{stdout}");
+    let args = args_of(&h);
+    let off = args.iter().position(|a| a == "vmsvc/power.off 12").unwrap();
+    assert!(
+        args[off..].iter().any(|a| a == "vmsvc/get.runtime 12"),
+        "{args:?}"
+    );
+    assert_inventory_but(&h, &[("12", "off")]);
+}
+
+#[test]
+fn a_name_or_path_that_makes_every_source_unreadable_still_refuses() {
     let Some(h) = esxi_with(&[
         // A name that closes its string and writes another VM's path.
-        Vm::new("9", "evil\", vmPathName = \"[datastore1] db07/db07.vmx", "on")
-            .file("[datastore1] evil/evil.vmx"),
-        // A guest that reports a host name opening a config of its own.
-        Vm::new("10", "node10", "on").hostname(
-            "x\",\n   },\n   config = (vim.vm.Summary.ConfigSummary) {\n      name = \"db07\",\n      vmPathName = \"[datastore1] db07/db07.vmx\",\n   },\n   junk = (x) {\n      a = \"",
-        ),
-        Vm::new("11", "quoted", "on").annotation("name = \"db07\", vmPathName = \"x\""),
-        // Braces, newlines and field-like text without quotes are text.
-        Vm::new("12", "braces", "on").annotation("{ config = (x) {\n}\n name = db07,"),
+        Vm::new(
+            "9",
+            "evil\", vmPathName = \"[datastore1] db07/db07.vmx",
+            "on",
+        )
+        .file("[datastore1] evil/evil.vmx"),
+        // An annotation that repeats the name followed by a quote: where
+        // the name ends cannot be told.
+        Vm::new("11", "quoted", "on").annotation("see \"quoted\" in the wiki"),
+        // A quote in the .vmx path.
+        Vm::new("14", "pathq", "on").file("[datastore1] path\"q/pathq.vmx"),
+        // A pending question whose text quotes a path with a quote, and a
+        // guest whose host name hides the summary.
+        Vm::new("15", "asks", "on").hostname("h\""),
+        // Quotes in an annotation alone no longer stop anything.
+        Vm::new("13", "fine", "on").annotation("name = \"db07\", vmPathName = \"x\""),
     ]) else {
         return;
     };
-    for plug in ["9", "node10", "quoted"] {
-        run(&h, &["-o", "off", "-n", plug])
-            .assert_code(1)
-            .assert_stderr_has("not readable for sure")
-            .assert_stderr_has("nothing was done");
+    h.vm_file("15", "question", "Cannot open [datastore1] a\"b/disk.vmdk");
+    for (plug, source) in [
+        ("9", "vim-cmd vmsvc/get.config 9 is not"),
+        (
+            "[datastore1] evil/evil.vmx",
+            "vim-cmd vmsvc/get.config 9 is not",
+        ),
+        ("quoted", "followed by a double quote"),
+        ("pathq", "vim-cmd vmsvc/get.filelayout 14 is not"),
+        ("asks", "vim-cmd vmsvc/get.runtime 15 is not"),
+    ] {
+        for action in ["off", "status"] {
+            run(&h, &["-o", action, "-n", plug])
+                .assert_code(1)
+                .assert_stderr_has("is not readable for sure")
+                .assert_stderr_has(source)
+                .assert_stderr_has("nothing was done");
+        }
     }
     assert_nothing_powered(&h);
-    assert_states(&h, &[("9", "on"), ("10", "on"), ("11", "on"), ("12", "on")]);
-    run(&h, &["-o", "off", "-n", "braces"]).assert_code(0);
+    // list-status does not vouch for them either.
+    let out = run(&h, &["-o", "list-status"]);
+    out.assert_code(0);
+    for line in [
+        "quoted,11,UNKNOWN",
+        "pathq,14,UNKNOWN",
+        "asks,15,UNKNOWN",
+        "fine,13,ON",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == line),
+            "{line}: {}",
+            out.stdout
+        );
+    }
     assert_states(
         &h,
-        &[("9", "on"), ("10", "on"), ("11", "on"), ("12", "off")],
+        &[
+            ("9", "on"),
+            ("11", "on"),
+            ("13", "on"),
+            ("14", "on"),
+            ("15", "on"),
+        ],
     );
+    run(&h, &["-o", "off", "-n", "fine"]).assert_code(0);
+    assert_states(
+        &h,
+        &[
+            ("9", "on"),
+            ("11", "on"),
+            ("13", "off"),
+            ("14", "on"),
+            ("15", "on"),
+        ],
+    );
+}
+
+#[test]
+fn a_name_cut_short_at_a_quote_is_never_taken_for_the_plug() {
+    // vmid 16's name starts with db07 and a quote; its line break keeps
+    // its own getallvms row from reading as one, and web's annotation
+    // forges a row for vmid 16 named db07. get.config's head reads the
+    // name as "db07" (it stops at the quote, then the name goes on as
+    // the field the printer writes next): only getallvms, showing db07
+    // followed by a quote, tells that the name is longer.
+    let Some(h) = esxi_with(&[
+        Vm::new("16", "db07\", guestFullName = \"x\ny", "on").file("[datastore1] d16/d16.vmx"),
+        Vm::new("3", "web", "on").annotation(
+            "owner: ops\n16      db07   [datastore1] d16/d16.vmx   rhel9_64Guest   vmx-19",
+        ),
+    ]) else {
+        return;
+    };
+    for plug in ["db07", "16", "[datastore1] d16/d16.vmx"] {
+        run(&h, &["-o", "off", "-n", plug])
+            .assert_code(1)
+            .assert_stderr_has("vim-cmd vmsvc/get.config 16 names it \"db07\"")
+            .assert_stderr_has("followed by a double quote");
+    }
+    assert_nothing_powered(&h);
+    assert_states(&h, &[("16", "on"), ("3", "on")]);
+}
+
+#[test]
+fn a_forged_host_name_never_moves_the_action_to_another_vm() {
+    // evil's guest claims, in its summary, to be db07.
+    let Some(h) = esxi_with(&[
+        Vm::new("7", "db07", "on").guest("rhel9_64Guest", "vmx-19"),
+        Vm::new("10", "evil", "on").hostname(FORGED_CONFIG_HOST_NAME),
+    ]) else {
+        return;
+    };
+    run(&h, &["-o", "off", "-n", "db07"]).assert_code(0);
+    assert_states(&h, &[("7", "off"), ("10", "on")]);
+    assert!(
+        !args_of(&h).iter().any(|a| a.ends_with(" 10")),
+        "{:?}",
+        args_of(&h)
+    );
+    run(&h, &["-o", "off", "-n", "evil"]).assert_code(0);
+    assert_states(&h, &[("7", "off"), ("10", "off")]);
+    // db07 is not on this host; a VM whose display name holds a row for
+    // db07 at its own path, with a guest claiming to be db07, is not it.
+    clear_calls(&h);
+    h.set_vms(&[Vm::new("55", ROW_IN_A_NAME, "on")
+        .file("[datastore1] evil/evil.vmx")
+        .hostname(FORGED_CONFIG_HOST_NAME)]);
+    for plug in ["db07", "[datastore1] db07/db07.vmx"] {
+        run(&h, &["-o", "off", "-n", plug])
+            .assert_code(1)
+            .assert_stderr_has("get.config and get.filelayout 55");
+    }
+    // Its own row reads, split at its own path, as a VM "db07" at
+    // [datastore1] evil/evil.vmx: hostd's name says otherwise.
+    h.set_vms(&[Vm::new(
+        "56",
+        "db07   [datastore1] evil/evil.vmx   rhel9_64Guest   vmx-19   x",
+        "on",
+    )
+    .file("[datastore1] evil/evil.vmx")
+    .hostname(FORGED_CONFIG_HOST_NAME)]);
+    run(&h, &["-o", "off", "-n", "db07"])
+        .assert_code(1)
+        .assert_stderr_has("not \"db07\"");
+    assert_nothing_powered(&h);
+    assert_states(&h, &[("56", "on")]);
 }
 
 #[test]
@@ -856,23 +1143,11 @@ fn not_an_esxi_host_and_hostd_down_for_list() {
 fn hanging_command_then_sigterm_closes_the_session_and_exits() {
     let Some(h) = esxi() else { return };
     h.write("hang", "power.off");
-    let mut args = agent_on(&h).password().args;
-    args.extend(["-o", "off", "-n", "node10", "--power-timeout=60"].map(String::from));
-    let child = Command::new(agent())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until power.off is running on the host.
-    let t0 = Instant::now();
-    while !h.calls().iter().any(|c| c.args.contains("power.off")) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "power.off never ran"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = spawn_until_call(
+        &h,
+        &["-o", "off", "-n", "node10", "--power-timeout=60"],
+        "power.off",
+    );
     let killed = Instant::now();
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -1354,7 +1629,13 @@ fn manpage_matches_committed_file_and_man_flag() {
     );
     assert!(out.stdout.contains("ssh\\-agent"));
     // The refusals are documented where users look.
-    for needle in ["WHAT THE AGENT REFUSES", "getallvms", "localcli"] {
+    for needle in [
+        "WHAT THE AGENT REFUSES",
+        "getallvms",
+        "localcli",
+        "get.filelayout",
+        "What the guest reports",
+    ] {
         assert!(out.stdout.contains(needle), "the man page lacks {needle}");
     }
     let man = AgentRun::new(agent()).args(["--man"]).run();
@@ -1395,6 +1676,7 @@ fn readme_has_the_esxi_refusals_section() {
         "matches 2 VMs",
         "is listed 2 times",
         "not readable for sure",
+        "no guest writes",
         "never by a name",
         "cannot be told apart",
     ] {

@@ -8,6 +8,13 @@
 //! anything is reported or done. The same summary carries the power state,
 //! so every later state read confirms the identity again at no extra cost.
 //!
+//! The summary also prints what the VM's guest reports (its host name...),
+//! so a guest can make it unreadable. Then, and only then, hostd's records
+//! that no guest writes decide instead (guest_free.rs): the name from the
+//! head of `get.config`, the `.vmx` path from `get.filelayout`, the states
+//! from `get.runtime`; later reads of that VM take `get.filelayout` and
+//! `get.runtime`, which confirm its vmid and path each time.
+//!
 //! When hostd is down or hung, an off falls back to the VM's process (see
 //! fallback.rs), found by its config file, never by its display name.
 
@@ -20,7 +27,8 @@ use agent_framework::{Deadline, Device, FenceError, Outlet, Plug, PowerState};
 
 use crate::fallback::Fallback;
 use crate::getallvms::{self, MatchedBy, Resolve, VmRow, VmTable};
-use crate::summary::{self, VmSummary};
+use crate::guest_free::{self, VmRuntime};
+use crate::summary::{self, SummaryError, VmSummary};
 use crate::vimcmd::{self, HostFailure, VmPower};
 
 /// A VM the agent has confirmed a plug means.
@@ -29,6 +37,37 @@ struct Target {
     vmid: String,
     name: String,
     vm_path: String,
+    /// Its summary was not readable for sure: it is read from the records
+    /// no guest writes instead.
+    guest_free: bool,
+}
+
+/// What came of `get.summary` that ran.
+enum Summary {
+    Read(VmSummary),
+    /// It ran, but cannot be read for sure (a guest's or a name's text).
+    Unreadable(SummaryError),
+}
+
+/// Why the summary was not believed, for messages.
+enum SummarySaid {
+    Now(SummaryError),
+    /// Not readable earlier in this action: not asked again.
+    Earlier,
+}
+
+/// The getallvms output, every line of it, as printed: the proof of where
+/// a name ends (guest_free::name_may_go_on).
+struct Listing(String);
+
+/// hostd prints a vmid as a plain number; getallvms' parser also takes
+/// `007` (which vim-cmd reads as 7) from a forged row. The summary's own
+/// `vm` field shows such a mismatch; the records no guest writes print no
+/// vmid, so before asking them only a vmid as hostd prints it is taken.
+fn is_canonical_vmid(vmid: &str) -> bool {
+    !vmid.is_empty()
+        && vmid.bytes().all(|b| b.is_ascii_digit())
+        && (vmid == "0" || !vmid.starts_with('0'))
 }
 
 /// hostd did not serve a command.
@@ -161,7 +200,7 @@ impl EsxiDevice {
         ))
     }
 
-    fn table(&self, deadline: Deadline) -> Result<VmTable, Trouble> {
+    fn table(&self, deadline: Deadline) -> Result<(VmTable, Listing), Trouble> {
         let out = self.vim("vmsvc/getallvms", self.command_deadline(deadline))?;
         let table = getallvms::parse(&out.stdout);
         let stderr_table = getallvms::parse(&out.stderr);
@@ -204,35 +243,181 @@ impl EsxiDevice {
             logging::debug(format!("getallvms: line not understood: {line}"));
         }
         table.unparsed.clear();
-        Ok(table)
+        Ok((table, Listing(format!("{}\n{}", out.stdout, out.stderr))))
+    }
+
+    /// `vim-cmd vmsvc/COMMAND VMID` read with `parse`: a run that failed
+    /// is fatal; one that ran but is not readable for sure is `Err(why)`.
+    fn record<T>(
+        &self,
+        command: &str,
+        vmid: &str,
+        parse: impl FnOnce(&str) -> Result<T, SummaryError>,
+        deadline: Deadline,
+    ) -> Result<Result<T, SummaryError>, Trouble> {
+        let out = self.vim(
+            &format!("vmsvc/{command} {vmid}"),
+            self.command_deadline(deadline),
+        )?;
+        match parse(&out.stdout) {
+            Ok(v) => Ok(Ok(v)),
+            Err(why) if out.status == Some(0) => Ok(Err(why)),
+            Err(_) => Err(Trouble::Fatal(FenceError::Status(format!(
+                "vim-cmd vmsvc/{command} {vmid} on {} failed (exit {}): {}",
+                self.host,
+                exit_text(&out),
+                first_line(&out)
+            )))),
+        }
     }
 
     /// hostd's summary of `vmid`, read strictly.
-    fn summary(&self, vmid: &str, deadline: Deadline) -> Result<VmSummary, Trouble> {
-        let out = self.vim(
-            &format!("vmsvc/get.summary {vmid}"),
-            self.command_deadline(deadline),
-        )?;
-        summary::parse_summary(&out.stdout).map_err(|e| {
-            Trouble::Fatal(FenceError::Status(if out.status == Some(0) {
-                format!(
-                    "vim-cmd vmsvc/get.summary {vmid} on {} is {e}; nothing was done. A double quote or a backslash in the VM's name or annotation (or in what its guest reports) can cause this: remove it",
-                    self.host
+    fn summary(&self, vmid: &str, deadline: Deadline) -> Result<Summary, Trouble> {
+        Ok(
+            match self.record("get.summary", vmid, summary::parse_summary, deadline)? {
+                Ok(s) => Summary::Read(s),
+                Err(why) => {
+                    logging::debug(format!(
+                        "vim-cmd vmsvc/get.summary {vmid} is {why}: hostd's records that no guest writes decide instead"
+                    ));
+                    Summary::Unreadable(why)
+                }
+            },
+        )
+    }
+
+    /// The refusal when neither the summary nor the records no guest
+    /// writes can be read for sure.
+    fn unreadable(&self, vmid: &str, summary: &SummarySaid, why: String) -> Trouble {
+        let summary = match summary {
+            SummarySaid::Now(e) => format!("vim-cmd vmsvc/get.summary {vmid} is {e}"),
+            SummarySaid::Earlier => format!(
+                "vim-cmd vmsvc/get.summary {vmid} was not readable for sure earlier in this action"
+            ),
+        };
+        Trouble::Fatal(FenceError::Status(format!(
+            "vmid {vmid} on {} is not readable for sure: {summary}, and {why}; nothing was done. A double quote (or a backslash) in the VM's name or .vmx path can cause this, and so can an annotation that repeats the name followed by a double quote: remove it; until then the VM cannot be fenced by this agent. What the guest reports never causes this",
+            self.host
+        )))
+    }
+
+    /// `vmid`'s .vmx path and states, from get.filelayout and get.runtime,
+    /// which hold no text the guest writes.
+    fn guest_free_state(
+        &self,
+        vmid: &str,
+        summary: &SummarySaid,
+        deadline: Deadline,
+    ) -> Result<(String, VmRuntime), Trouble> {
+        let path = self
+            .record(
+                "get.filelayout",
+                vmid,
+                guest_free::parse_filelayout,
+                deadline,
+            )?
+            .map_err(|e| {
+                self.unreadable(
+                    vmid,
+                    summary,
+                    format!("vim-cmd vmsvc/get.filelayout {vmid} is {e}"),
                 )
-            } else {
-                format!(
-                    "vim-cmd vmsvc/get.summary {vmid} on {} failed (exit {}): {}",
-                    self.host,
-                    exit_text(&out),
-                    first_line(&out)
+            })?;
+        let runtime = self
+            .record("get.runtime", vmid, guest_free::parse_runtime, deadline)?
+            .map_err(|e| {
+                self.unreadable(
+                    vmid,
+                    summary,
+                    format!("vim-cmd vmsvc/get.runtime {vmid} is {e}"),
                 )
-            }))
+            })?;
+        Ok((path, runtime))
+    }
+
+    /// What hostd says of `vmid`, to confirm a getallvms row with: its
+    /// summary, or when a guest (or a name) made that unreadable, the
+    /// records no guest writes. The flag says which.
+    fn hostd_record(
+        &self,
+        vmid: &str,
+        listing: &Listing,
+        deadline: Deadline,
+    ) -> Result<(VmSummary, bool), Trouble> {
+        let why = match self.summary(vmid, deadline)? {
+            Summary::Read(s) => return Ok((s, false)),
+            Summary::Unreadable(why) => SummarySaid::Now(why),
+        };
+        if !is_canonical_vmid(vmid) {
+            return Err(self.unreadable(
+                vmid,
+                &why,
+                format!("hostd never prints vmid {vmid:?} so: the getallvms row is not hostd's"),
+            ));
+        }
+        let name = self
+            .record("get.config", vmid, guest_free::parse_config_name, deadline)?
+            .map_err(|e| {
+                self.unreadable(
+                    vmid,
+                    &why,
+                    format!("vim-cmd vmsvc/get.config {vmid} is {e}"),
+                )
+            })?;
+        if guest_free::name_may_go_on(&listing.0, &name) {
+            return Err(self.unreadable(
+                vmid,
+                &why,
+                format!(
+                    "vim-cmd vmsvc/get.config {vmid} names it {name:?}, but getallvms shows {name:?} followed by a double quote, so where the name ends cannot be told"
+                ),
+            ));
+        }
+        let (vm_path, runtime) = self.guest_free_state(vmid, &why, deadline)?;
+        Ok((
+            VmSummary {
+                vmid: vmid.to_string(),
+                name,
+                vm_path,
+                power: runtime.power,
+                connection: runtime.connection,
+            },
+            true,
+        ))
+    }
+
+    /// A confirmed VM, read again: its summary, or, once that was not
+    /// readable, get.filelayout and get.runtime (whose vmid and .vmx path
+    /// identify it; they do not print the name, which is kept).
+    fn reread(&mut self, key: &str, t: &Target, deadline: Deadline) -> Result<VmSummary, Trouble> {
+        let why = if t.guest_free {
+            SummarySaid::Earlier
+        } else {
+            match self.summary(&t.vmid, deadline)? {
+                Summary::Read(s) => return Ok(s),
+                Summary::Unreadable(why) => SummarySaid::Now(why),
+            }
+        };
+        if let Some(target) = self.targets.get_mut(key) {
+            target.guest_free = true;
+        }
+        let (vm_path, runtime) = self.guest_free_state(&t.vmid, &why, deadline)?;
+        Ok(VmSummary {
+            vmid: t.vmid.clone(),
+            name: t.name.clone(),
+            vm_path,
+            power: runtime.power,
+            connection: runtime.connection,
         })
     }
 
     /// The row `plug` proposes, from a fresh table.
-    fn candidate(&self, plug: &str, deadline: Deadline) -> Result<(VmRow, MatchedBy), Trouble> {
-        let table = self.table(deadline)?;
+    fn candidate(
+        &self,
+        plug: &str,
+        deadline: Deadline,
+    ) -> Result<(VmRow, MatchedBy, Listing), Trouble> {
+        let (table, listing) = self.table(deadline)?;
         let host = &self.host;
         let refuse = |why: String| Trouble::Fatal(FenceError::AmbiguousPlug(why));
         match table.resolve(plug) {
@@ -243,7 +428,7 @@ impl EsxiDevice {
                         row.vmid
                     ));
                 }
-                Ok((row.clone(), by))
+                Ok((row.clone(), by, listing))
             }
             Resolve::NotFound => {
                 let blanks = if plug.trim() != plug {
@@ -269,16 +454,23 @@ impl EsxiDevice {
         }
     }
 
-    /// Whether hostd's summary confirms that `plug` means `row`.
+    /// Whether what hostd says (its summary, or when `guest_free` its
+    /// records no guest writes) confirms that `plug` means `row`.
     fn confirm(
         &self,
         plug: &str,
         row: &VmRow,
         by: MatchedBy,
         s: &VmSummary,
+        guest_free: bool,
     ) -> Result<(), FenceError> {
+        let source = if guest_free {
+            "vim-cmd vmsvc/get.config and get.filelayout"
+        } else {
+            "vim-cmd vmsvc/get.summary"
+        };
         let saw = format!(
-            "vim-cmd vmsvc/get.summary {} on {} says vmid {} is {:?} at {}",
+            "{source} {} on {} says vmid {} is {:?} at {}",
             row.vmid, self.host, s.vmid, s.name, s.vm_path
         );
         let disagreement = if s.vmid != row.vmid {
@@ -309,7 +501,7 @@ impl EsxiDevice {
         let key = plug.as_str();
         let s = match self.targets.get(key).cloned() {
             Some(t) => {
-                let s = self.summary(&t.vmid, deadline)?;
+                let s = self.reread(key, &t, deadline)?;
                 if (s.vmid.as_str(), s.name.as_str(), s.vm_path.as_str())
                     != (t.vmid.as_str(), t.name.as_str(), t.vm_path.as_str())
                 {
@@ -321,12 +513,19 @@ impl EsxiDevice {
                 s
             }
             None => {
-                let (row, by) = self.candidate(key, deadline)?;
-                let s = self.summary(&row.vmid, deadline)?;
-                self.confirm(key, &row, by, &s)?;
+                let (row, by, listing) = self.candidate(key, deadline)?;
+                let (s, guest_free) = self.hostd_record(&row.vmid, &listing, deadline)?;
+                self.confirm(key, &row, by, &s, guest_free)?;
                 logging::debug(format!(
-                    "Plug {key:?} is vmid {} ({:?}, {}), confirmed by get.summary",
-                    s.vmid, s.name, s.vm_path
+                    "Plug {key:?} is vmid {} ({:?}, {}), confirmed by {}",
+                    s.vmid,
+                    s.name,
+                    s.vm_path,
+                    if guest_free {
+                        "get.config, get.filelayout and get.runtime"
+                    } else {
+                        "get.summary"
+                    }
                 ));
                 self.targets.insert(
                     key.to_string(),
@@ -334,6 +533,7 @@ impl EsxiDevice {
                         vmid: s.vmid.clone(),
                         name: s.name.clone(),
                         vm_path: s.vm_path.clone(),
+                        guest_free,
                     },
                 );
                 s
@@ -472,7 +672,7 @@ impl Device for EsxiDevice {
     }
 
     fn list(&mut self, with_status: bool, deadline: Deadline) -> Result<Vec<Outlet>, FenceError> {
-        let table = match self.table(deadline) {
+        let (table, listing) = match self.table(deadline) {
             Ok(t) => t,
             Err(Trouble::Fatal(e)) => return Err(e),
             Err(Trouble::Hostd(t)) => return Err(self.hostd_error(&t)),
@@ -480,7 +680,7 @@ impl Device for EsxiDevice {
         let mut outlets = Vec::new();
         for row in &table.rows {
             let status = if with_status {
-                self.listed_state(&table, row, deadline)
+                self.listed_state(&table, &listing, row, deadline)
             } else {
                 None
             };
@@ -495,7 +695,7 @@ impl Device for EsxiDevice {
 
     fn monitor(&mut self, deadline: Deadline) -> Result<(), FenceError> {
         match self.table(deadline) {
-            Ok(t) => {
+            Ok((t, _)) => {
                 logging::debug(format!("{} VM(s) on {}", t.rows.len(), self.host));
                 Ok(())
             }
@@ -547,23 +747,29 @@ impl EsxiDevice {
         Ok(())
     }
 
-    /// A row's state for list-status, only when hostd's summary confirms
-    /// the row; UNKNOWN otherwise.
-    fn listed_state(&self, table: &VmTable, row: &VmRow, deadline: Deadline) -> Option<PowerState> {
+    /// A row's state for list-status, only when hostd (its summary, or
+    /// the records no guest writes) confirms the row; UNKNOWN otherwise.
+    fn listed_state(
+        &self,
+        table: &VmTable,
+        listing: &Listing,
+        row: &VmRow,
+        deadline: Deadline,
+    ) -> Option<PowerState> {
         if table.rows.iter().filter(|r| r.vmid == row.vmid).count() > 1 {
             return None;
         }
-        match self.summary(&row.vmid, deadline) {
-            Ok(s)
+        match self.hostd_record(&row.vmid, listing, deadline) {
+            Ok((s, _))
                 if s.vmid == row.vmid
                     && row.has_reading(&s.name, &s.vm_path)
                     && s.connection == "connected" =>
             {
                 Some(fold(s.power))
             }
-            Ok(s) => {
+            Ok((s, _)) => {
                 logging::debug(format!(
-                    "vmid {}: get.summary says {:?} at {} ({}): state not listed",
+                    "vmid {}: hostd says {:?} at {} ({}): state not listed",
                     row.vmid, s.name, s.vm_path, s.connection
                 ));
                 None

@@ -6,8 +6,10 @@ mod device;
 pub mod esxcli;
 mod fallback;
 pub mod getallvms;
+pub mod guest_free;
 mod spec;
 pub mod summary;
 pub mod vimcmd;
+pub mod vmodl;
 
 pub use spec::spec;

@@ -10,7 +10,9 @@ fence_vmware_esxi fences virtual machines of a VMware ESXi host that has no lice
 
 The plug is the VM's name, its vmid or its .vmx path ([datastore] dir/name.vmx), matched exactly. getallvms only proposes the VM: hostd's own summary of it must agree on the vmid, the name and the .vmx path before anything is done or reported. A name shared by two VMs is an error naming both; the agent never picks one. A suspended VM counts as off.
 
-Every power change is verified: the agent reads get.summary until the VM shows the new state or power_timeout passes. One SSH connection serves the whole action, reboot included.";
+The summary also holds what the VM's guest reports (its host name, IP address, OS name), so a guest can make it unreadable. The VM is then confirmed from hostd's records that no guest writes: the name at the head of vmsvc/get.config, the .vmx path from vmsvc/get.filelayout, the power and connection states from vmsvc/get.runtime; the node being fenced cannot decide whether it can be fenced.
+
+Every power change is verified: the agent reads get.summary (or get.runtime and get.filelayout) until the VM shows the new state or power_timeout passes. One SSH connection serves the whole action, reboot included.";
 
 const MAN_SECTIONS: &[ManSection] = &[
     ManSection {
@@ -53,7 +55,7 @@ vim-cmd vmsvc/get.summary N on HOST says vmid N is \"NAME\" at PATH, not \"PLUG\
 
 No VM \"PLUG\" on HOST: nothing matches exactly. getallvms cannot show blanks at either end of a name: for such a VM give the vmid. A plug of the form [datastore] path.vmx is only compared with .vmx paths, never with names.
 
-vim-cmd vmsvc/get.summary N on HOST is not readable for sure: a double quote or a backslash in the VM's name or annotation, or in the host name its guest reports, could shift the fields of hostd's summary, so the summary is not believed. Remove it; until then the VM cannot be fenced by this agent.
+vmid N on HOST is not readable for sure: vim-cmd vmsvc/get.summary N is ..., and vim-cmd vmsvc/get.config N ... (or get.filelayout, or get.runtime). A double quote in the VM's name or .vmx path (or a backslash right before one) shifts the fields of every hostd record that prints it, and an annotation that repeats the name followed by a double quote hides where the name ends, so nothing is believed. What the guest reports (host name, IP address, guestinfo variables) never causes this, nor do quotes in an annotation alone: the records no guest writes decide then. Remove the quote; until then the VM cannot be fenced by this agent.
 
 vmid N on HOST is \"inaccessible\", not connected: hostd cannot vouch for the VM's power state (its datastore or configuration is unreadable). Repair the VM's storage.
 
