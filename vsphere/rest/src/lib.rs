@@ -5,6 +5,7 @@
 //! - [`dialect`]: `/api` and `/rest`, and the `api_path` option.
 //! - [`query`]: list filters, the user's `filter` in either spelling.
 //! - [`error`]: vAPI errors and transport failures in the core's terms.
+//! - [`gate`]: a session shared with the signal handler that ends it.
 //! - [`client`]: login, the session token, calls, logout (also from a
 //!   signal handler).
 //! - [`backend`]: vsphere-core's trait over them.
@@ -13,6 +14,7 @@ pub mod backend;
 pub mod client;
 pub mod dialect;
 pub mod error;
+pub mod gate;
 pub mod query;
 
 pub use backend::RestBackend;
