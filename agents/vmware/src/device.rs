@@ -113,7 +113,9 @@ pub fn connect_soap(
     }))
 }
 
-/// A session of the Automation API (/api, or /rest), within `deadline`.
+/// A session of the Automation API (/api, or /rest), within `deadline`,
+/// and beside it a vim25 session at /sdk of the same address, opened when
+/// a state or a UUID is first needed (vsphere_rest::vim25).
 pub fn connect_rest(
     cfg: &Config,
     s: RestSettings,
@@ -122,27 +124,35 @@ pub fn connect_rest(
     let password = prepare(cfg, &s.api)?;
     let options = fencer_options(cfg, &s.api);
     let api = s.api;
+    let sdk = SdkHttp::new(api.endpoint.clone(), &api.tls, api.family)
+        .map_err(|e| login_failure(vsphere_soap::to_backend(e)))?;
     let http = vsphere_http::Client::new(api.endpoint, &api.tls, api.family)
         .map_err(|e| login_failure(vsphere_rest::error::transport("connecting", e)))?;
     logging::debug(format!("Connecting to {}", http.url("")));
     let mut backend = RestBackend::new(
         http,
+        Arc::new(sdk),
         s.choice,
         &api.username,
         &password,
         api.datacenter,
         s.filter,
     );
-    // As for SOAP: the handler deletes the session on SIGTERM and SIGINT,
+    // As for SOAP: the handler ends the sessions on SIGTERM and SIGINT,
     // also one whose login is under way when the signal comes.
     let handle = backend.logout_handle();
-    signals::on_interrupt(
-        move || match handle.logout(Deadline::after(SIGNAL_LOGOUT)) {
-            Ok(true) => logging::info("Deleted the vSphere Automation API session"),
-            Ok(false) => logging::debug("No vSphere Automation API session to delete"),
-            Err(e) => logging::error(format!("Deleting the session after the signal failed: {e}")),
-        },
-    );
+    signals::on_interrupt(move || {
+        let done = handle.logout(Deadline::after(SIGNAL_LOGOUT));
+        for (api, result) in [("vSphere Automation API", done.rest), ("vim25", done.vim25)] {
+            match result {
+                Ok(true) => logging::info(format!("Ended the {api} session")),
+                Ok(false) => logging::debug(format!("No {api} session to end")),
+                Err(e) => logging::error(format!(
+                    "Ending the {api} session after the signal failed: {e}"
+                )),
+            }
+        }
+    });
     if let Err(e) = backend.login(deadline) {
         signals::clear();
         return Err(login_failure(e));
