@@ -304,3 +304,424 @@ fn advice(url: &str) -> String {
          role gives), or use fence_vmware_soap"
     )
 }
+
+/// A hand-written vim25 server (no real one lies, stalls or refuses on
+/// request): each test scripts what it answers, behind vsphere-soap's
+/// HttpPost, or on a socket where the transport itself is under test.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use vsphere_soap::http::{HttpReply, HttpRequest};
+    use vsphere_soap::{Endpoint, Error, Family, SdkHttp, TlsPolicy};
+
+    const COOKIE: &str = "vmware_soap_session=\"s3ss10n\"";
+
+    fn envelope(body: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
+        )
+    }
+
+    fn ok(body: &str) -> HttpReply {
+        HttpReply {
+            status: 200,
+            body: envelope(body),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn fault(kind: &str, text: &str) -> HttpReply {
+        HttpReply {
+            status: 500,
+            body: envelope(&format!(
+                r#"<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>{text}</faultstring><detail><{kind}Fault xmlns="urn:vim25" xsi:type="{kind}"></{kind}Fault></detail></soapenv:Fault>"#
+            )),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn service_content(api_type: &str) -> HttpReply {
+        ok(&format!(
+            r#"<RetrieveServiceContentResponse xmlns="urn:vim25"><returnval><rootFolder type="Folder">group-d1</rootFolder><propertyCollector type="PropertyCollector">propertyCollector</propertyCollector><viewManager type="ViewManager">ViewManager</viewManager><about><fullName>VMware product</fullName><apiType>{api_type}</apiType></about><searchIndex type="SearchIndex">SearchIndex</searchIndex><sessionManager type="SessionManager">SessionManager</sessionManager></returnval></RetrieveServiceContentResponse>"#
+        ))
+    }
+
+    fn login_ok() -> HttpReply {
+        HttpReply {
+            set_cookies: vec![format!("{COOKIE}; Path=/; HttpOnly")],
+            ..ok(
+                r#"<LoginResponse xmlns="urn:vim25"><returnval><key>k</key><userName>fence</userName></returnval></LoginResponse>"#,
+            )
+        }
+    }
+
+    /// vm-42 on host-21, named `name`, with these properties.
+    fn vm(name: &str, power: &str, connection: &str) -> HttpReply {
+        ok(&format!(
+            r#"<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="VirtualMachine">vm-42</obj><propSet><name>config.template</name><val xsi:type="xsd:boolean">false</val></propSet><propSet><name>name</name><val xsi:type="xsd:string">{name}</val></propSet><propSet><name>runtime.connectionState</name><val xsi:type="VirtualMachineConnectionState">{connection}</val></propSet><propSet><name>runtime.host</name><val type="HostSystem" xsi:type="ManagedObjectReference">host-21</val></propSet><propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">{power}</val></propSet></objects></returnval></RetrievePropertiesExResponse>"#
+        ))
+    }
+
+    fn host(connection: &str) -> HttpReply {
+        ok(&format!(
+            r#"<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="HostSystem">host-21</obj><propSet><name>name</name><val xsi:type="xsd:string">esx7</val></propSet><propSet><name>runtime.connectionState</name><val xsi:type="HostSystemConnectionState">{connection}</val></propSet></objects></returnval></RetrievePropertiesExResponse>"#
+        ))
+    }
+
+    /// What the fake saw: each call's method and the cookie it carried.
+    type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+    type Script = Box<dyn Fn(&str, &str) -> HttpReply + Send + Sync>;
+
+    /// Answers each call with `script(method, body)`.
+    struct Fake {
+        script: Script,
+        seen: Seen,
+    }
+
+    impl HttpPost for Fake {
+        fn post(&self, r: &HttpRequest<'_>, _: Deadline) -> Result<HttpReply, Error> {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push((r.what.to_string(), r.cookie.map(str::to_string)));
+            }
+            Ok((self.script)(r.what, r.body))
+        }
+
+        fn url(&self) -> &str {
+            "https://vc.example.org:443/sdk"
+        }
+    }
+
+    /// A vCenter where vm-42 is "node1", connected and off, on host-21,
+    /// connected; but where `script` answers a call (method, body), its
+    /// answer.
+    fn fake(
+        script: impl Fn(&str, &str) -> Option<HttpReply> + Send + Sync + 'static,
+    ) -> (Vim25, Seen) {
+        let seen: Seen = Arc::default();
+        let fake = Fake {
+            script: Box::new(move |method, body| {
+                script(method, body).unwrap_or_else(|| match method {
+                    "RetrieveServiceContent" => service_content(VCENTER_API_TYPE),
+                    "Login" => login_ok(),
+                    "Logout" => ok(r#"<LogoutResponse xmlns="urn:vim25"></LogoutResponse>"#),
+                    _ if body.contains(r#"type="HostSystem">host-21<"#) => host("connected"),
+                    _ => vm("node1", "poweredOff", "connected"),
+                })
+            }),
+            seen: Arc::clone(&seen),
+        };
+        let vim = Vim25::new(Arc::new(fake), "fence", &Secret::new("pw".into()));
+        (vim, seen)
+    }
+
+    fn methods(seen: &Seen) -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|(m, _)| m.clone())
+            .collect()
+    }
+
+    fn soon() -> Deadline {
+        Deadline::after(Duration::from_secs(5))
+    }
+
+    fn vm42() -> VmId {
+        VmId("vm-42".into())
+    }
+
+    #[test]
+    fn nothing_is_sent_before_a_read_and_the_session_is_logged_out_once() {
+        let (mut vim, seen) = fake(|_, _| None);
+        assert!(methods(&seen).is_empty());
+        let r = vim.read(&vm42(), "node1", soon()).unwrap();
+        assert_eq!(r.connection, Connection::Connected);
+        assert_eq!(r.power, vsphere_core::VmPower::PoweredOff);
+        assert_eq!(
+            methods(&seen),
+            [
+                "RetrieveServiceContent",
+                "Login",
+                "RetrievePropertiesEx",
+                "RetrievePropertiesEx"
+            ]
+        );
+        // Every read reads again, the session kept.
+        vim.read(&vm42(), "node1", soon()).unwrap();
+        assert_eq!(methods(&seen).len(), 6);
+        vim.logout(soon()).unwrap();
+        vim.logout(soon()).unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
+        assert_eq!(logouts.len(), 1);
+        assert_eq!(logouts[0].1.as_deref(), Some(COOKIE));
+        assert!(
+            vim.read(&vm42(), "node1", soon()).is_err(),
+            "no login after the logout"
+        );
+    }
+
+    #[test]
+    fn every_state_but_connected_is_kept_and_a_lost_host_makes_the_vm_disconnected() {
+        for state in ["orphaned", "inaccessible", "invalid", "disconnected"] {
+            let (mut vim, seen) = fake(move |m, b| {
+                (m == "RetrievePropertiesEx" && b.contains("VirtualMachine"))
+                    .then(|| vm("node1", "poweredOff", state))
+            });
+            let r = vim.read(&vm42(), "node1", soon()).unwrap();
+            assert_eq!(r.connection, Connection::parse(state));
+            assert!(vsphere_core::state::vouch(&r).is_err(), "{state}");
+            // No host read is needed to refuse.
+            assert_eq!(methods(&seen).len(), 3, "{state}");
+        }
+        for state in ["notResponding", "disconnected", "poweredOn"] {
+            let (mut vim, _) = fake(move |_, b| {
+                b.contains(r#"type="HostSystem">host-21<"#)
+                    .then(|| host(state))
+            });
+            let r = vim.read(&vm42(), "node1", soon()).unwrap();
+            assert_eq!(r.connection, Connection::Disconnected, "host {state}");
+        }
+    }
+
+    #[test]
+    fn a_vm_vim25_names_otherwise_is_not_the_vm_the_automation_api_named() {
+        let (mut vim, _) = fake(|m, b| {
+            (m == "RetrievePropertiesEx" && b.contains("VirtualMachine"))
+                .then(|| vm("db07", "poweredOff", "connected"))
+        });
+        match vim.read(&vm42(), "node1", soon()) {
+            Err(BackendError::CannotVouch(m)) => {
+                assert!(
+                    m.contains("\"node1\" to the Automation API but \"db07\""),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // The escaped and the plain form are one name.
+        let (mut vim, _) = fake(|m, b| {
+            (m == "RetrievePropertiesEx" && b.contains("VirtualMachine"))
+                .then(|| vm("web%2f01", "poweredOn", "connected"))
+        });
+        assert!(vim.read(&vm42(), "web/01", soon()).is_ok());
+    }
+
+    #[test]
+    fn a_refused_login_is_a_refusal_saying_what_to_do_and_never_a_state() {
+        let (mut vim, seen) = fake(|m, _| {
+            (m == "Login").then(|| {
+                fault(
+                    "InvalidLogin",
+                    "Cannot complete login due to an incorrect user name or password.",
+                )
+            })
+        });
+        match vim.read(&vm42(), "node1", soon()) {
+            Err(BackendError::CannotVouch(m)) => {
+                for part in [
+                    "reading the connection state of vm-42",
+                    "https://vc.example.org:443/sdk",
+                    "incorrect user name or password",
+                    "System.Read",
+                    "fence_vmware_soap",
+                ] {
+                    assert!(m.contains(part), "{part:?} missing: {m}");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!vim.is_open());
+        vim.logout(soon()).unwrap();
+        assert!(!methods(&seen).contains(&"Logout".to_string()));
+    }
+
+    #[test]
+    fn properties_vim25_will_not_read_are_a_refusal_naming_the_privilege() {
+        let (mut vim, _) = fake(|m, b| {
+            (m == "RetrievePropertiesEx" && b.contains("VirtualMachine")).then(|| {
+                ok(r#"<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="VirtualMachine">vm-42</obj><propSet><name>name</name><val xsi:type="xsd:string">node1</val></propSet><missingSet><path>runtime.connectionState</path><fault><fault xsi:type="NoPermission"/></fault></missingSet></objects></returnval></RetrievePropertiesExResponse>"#)
+            })
+        });
+        match vim.read(&vm42(), "node1", soon()) {
+            Err(BackendError::CannotVouch(m)) => {
+                assert!(m.contains("runtime.connectionState (NoPermission)"), "{m}");
+                assert!(m.contains("System.Read"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_ended_session_is_logged_into_again_once_and_never_surfaces_as_ended() {
+        // Ends once: logged into again, read again.
+        let reads = Arc::new(Mutex::new(0));
+        let (mut vim, seen) = fake({
+            let reads = Arc::clone(&reads);
+            move |m, b| {
+                if m != "RetrievePropertiesEx" || !b.contains("VirtualMachine") {
+                    return None;
+                }
+                let mut n = reads.lock().unwrap();
+                *n += 1;
+                (*n == 1).then(|| fault("NotAuthenticated", "The session is not authenticated."))
+            }
+        });
+        assert!(vim.read(&vm42(), "node1", soon()).is_ok());
+        assert_eq!(methods(&seen).iter().filter(|m| *m == "Login").count(), 2);
+        // Ends every time: a refusal, not "the session ended" (which
+        // would make the fencer log in to the Automation API again).
+        let (mut vim, seen) = fake(|m, _| {
+            (m == "RetrievePropertiesEx")
+                .then(|| fault("NotAuthenticated", "The session is not authenticated."))
+        });
+        match vim.read(&vm42(), "node1", soon()) {
+            Err(BackendError::CannotVouch(m)) => assert!(m.contains("not authenticated"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(methods(&seen).iter().filter(|m| *m == "Login").count(), 2);
+    }
+
+    #[test]
+    fn an_sdk_that_is_not_a_vcenter_is_not_asked_for_states() {
+        let (mut vim, seen) =
+            fake(|m, _| (m == "RetrieveServiceContent").then(|| service_content("HostAgent")));
+        match vim.read(&vm42(), "node1", soon()) {
+            Err(BackendError::CannotVouch(m)) => assert!(m.contains("not a vCenter"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(methods(&seen), ["RetrieveServiceContent"]);
+    }
+
+    #[test]
+    fn uuids_are_found_in_one_call_per_kind_whatever_the_inventory() {
+        let (mut vim, seen) = fake(|m, b| {
+            (m == "FindAllByUuid").then(|| {
+                let instance = b.contains("<instanceUuid>true</instanceUuid>");
+                ok(&format!(
+                    r#"<FindAllByUuidResponse xmlns="urn:vim25"><returnval type="VirtualMachine">vm-{}</returnval><returnval type="VirtualMachine">vm-7</returnval></FindAllByUuidResponse>"#,
+                    if instance { 42 } else { 43 }
+                ))
+            })
+        });
+        let ids = vim
+            .find_by_uuid("42 1c", soon())
+            .map(|v| v.into_iter().map(|i| i.0).collect::<Vec<_>>());
+        assert_eq!(ids.unwrap(), ["vm-42", "vm-7", "vm-43"]);
+        assert_eq!(
+            methods(&seen)
+                .iter()
+                .filter(|m| *m == "FindAllByUuid")
+                .count(),
+            2
+        );
+    }
+
+    /// The signal handler comes while the vim25 Login is under way: it
+    /// waits for it, logs that session out, and no login follows.
+    #[test]
+    fn the_signal_logout_catches_a_vim25_login_in_flight() {
+        let (in_login_tx, in_login_rx) = mpsc::channel::<()>();
+        let in_login_tx = Mutex::new(in_login_tx);
+        let (mut vim, seen) = fake(move |m, _| {
+            (m == "Login").then(|| {
+                let _ = in_login_tx.lock().unwrap().send(());
+                std::thread::sleep(Duration::from_millis(500));
+                login_ok()
+            })
+        });
+        let handle = vim.logout_handle();
+        let reader = std::thread::spawn(move || {
+            let r = vim.read(&vm42(), "node1", soon());
+            (r, vim)
+        });
+        in_login_rx.recv().unwrap();
+        assert!(handle.logout(soon()).unwrap(), "a session was logged out");
+        let (_, mut vim) = reader.join().unwrap();
+        assert!(vim.read(&vm42(), "node1", soon()).is_err());
+        assert!(!vim.is_open());
+        let seen = seen.lock().unwrap().clone();
+        let logins = seen.iter().filter(|(m, _)| m == "Login").count();
+        let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
+        assert_eq!(logins, 1, "{seen:?}");
+        assert_eq!(logouts.len(), 1, "{seen:?}");
+        assert_eq!(logouts[0].1.as_deref(), Some(COOKIE));
+    }
+
+    /// A real socket: vsphere-soap's client on vsphere-http, against a
+    /// peer that accepts and then `behave`s.
+    fn on_socket(behave: fn(std::net::TcpStream)) -> Vim25 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for c in l.incoming().take(4).flatten() {
+                behave(c);
+            }
+        });
+        let policy = TlsPolicy::PlainHttp;
+        let e = Endpoint::parse("127.0.0.1", Some(port), &policy).unwrap();
+        let http = SdkHttp::new(e, &policy, Family::Any).unwrap();
+        Vim25::new(Arc::new(http), "fence", &Secret::new("pw".into()))
+    }
+
+    #[test]
+    fn a_stalled_sdk_times_out_within_the_deadline() {
+        let mut vim = on_socket(|mut c| {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let started = Instant::now();
+        match vim.read(
+            &vm42(),
+            "node1",
+            Deadline::after(Duration::from_millis(600)),
+        ) {
+            Err(BackendError::Timeout(m)) => assert!(m.contains("through vim25 at"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn an_sdk_that_dies_mid_reply_or_floods_is_a_refusal_not_a_state() {
+        for behave in [
+            (|mut c: std::net::TcpStream| {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\n<?xml version=\"1.0\"?><soapenv:Envelope");
+            }) as fn(std::net::TcpStream),
+            |mut c| {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n");
+                let chunk = vec![b'<'; 1 << 16];
+                for _ in 0..200 {
+                    if c.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            },
+            |mut c| {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            },
+        ] {
+            let mut vim = on_socket(behave);
+            match vim.read(&vm42(), "node1", soon()) {
+                Err(BackendError::CannotVouch(m)) => {
+                    assert!(m.contains("reading the connection state of vm-42"), "{m}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
