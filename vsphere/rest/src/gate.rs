@@ -73,6 +73,12 @@ impl<T: Clone> Gate<T> {
         self.lock().session.clone()
     }
 
+    /// Forgets a session the server has ended (nothing to end any more);
+    /// the gate stays open for a new login.
+    pub fn forget(&self) {
+        self.lock().session = None;
+    }
+
     pub fn is_closed(&self) -> bool {
         self.lock().closed
     }
@@ -139,12 +145,16 @@ mod tests {
     }
 
     #[test]
-    fn close_hands_the_session_over_once() {
+    fn a_forgotten_session_is_not_ended_and_close_hands_one_over_once() {
         let gate: Gate<u32> = Gate::default();
         gate.begin_login().unwrap();
         gate.end_login(Some(1));
         assert_eq!(gate.current(), Some(1));
-        assert_eq!(gate.close(), Some(1));
+        gate.forget();
+        assert_eq!(gate.current(), None);
+        gate.begin_login().unwrap();
+        gate.end_login(Some(2));
+        assert_eq!(gate.close(), Some(2));
         assert_eq!(gate.close(), None);
         assert!(gate.is_closed());
     }

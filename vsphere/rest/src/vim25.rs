@@ -157,6 +157,8 @@ impl Vim25 {
         let mut result = self.session_call(deadline, &mut call);
         if let Err(BackendError::NotAuthenticated(m)) = &result {
             logging::info(format!("The vim25 session ended ({m}); logging in again"));
+            // Ended by the server: nothing to log out, whatever follows.
+            self.gate.forget();
             result = self
                 .login(deadline)
                 .and_then(|()| self.session_call(deadline, &mut call));
@@ -576,6 +578,9 @@ mod tests {
         });
         assert!(vim.read(&vm42(), "node1", soon()).is_ok());
         assert_eq!(methods(&seen).iter().filter(|m| *m == "Login").count(), 2);
+        // Only the session still open is logged out.
+        vim.logout(soon()).unwrap();
+        assert_eq!(methods(&seen).iter().filter(|m| *m == "Logout").count(), 1);
         // Ends every time: a refusal, not "the session ended" (which
         // would make the fencer log in to the Automation API again).
         let (mut vim, seen) = fake(|m, _| {
