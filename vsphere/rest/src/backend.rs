@@ -172,11 +172,6 @@ impl RestBackend {
         }
     }
 
-    /// Whether the vim25 session is open now.
-    pub fn vim25_open(&self) -> bool {
-        self.vim25.is_open()
-    }
-
     /// The API the session speaks, once logged in.
     pub fn api(&self) -> Option<Api> {
         self.client.api()
