@@ -10,8 +10,8 @@ use std::time::Duration;
 use agent_framework::{
     logging, signals, Config, Deadline, Device, FenceError, Outlet, Plug, PowerState, Secret,
 };
-use vsphere_core::error::login_failure;
-use vsphere_core::{Backend, Fencer, FencerOptions};
+use vsphere_core::error::{login_failure, session_failure};
+use vsphere_core::{Backend, BackendError, Fencer, FencerOptions};
 use vsphere_rest::RestBackend;
 use vsphere_soap::{HttpPost, SdkHttp, SoapBackend, TlsPolicy};
 
@@ -33,19 +33,24 @@ const NOT_USED: &[&str] = &[
 const SIGNAL_LOGOUT: Duration = Duration::from_secs(3);
 
 /// What `monitor` proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Monitor {
+enum Monitor<B> {
     /// Logging in worked (fence_vmware, fence_vmware_soap).
     LoggedIn,
     /// The user sees at least one VM: fence-agents' fence_vmware_rest
     /// fails monitor on an empty list since its PR #569 (a user without
-    /// privileges on the VMs sees none, and could fence nothing).
-    SeesVms,
+    /// privileges on the VMs sees none, and could fence nothing). Then,
+    /// with `then`, what else fencing needs of the backend
+    /// (fence_vmware_rest: its vim25 session, without which no state is
+    /// vouched for; a monitor that passed without it would tell the
+    /// cluster a device works that can fence nothing).
+    SeesVms {
+        then: Option<fn(&mut B, Deadline) -> Result<(), BackendError>>,
+    },
 }
 
 pub struct VsphereDevice<B: Backend> {
     fencer: Fencer<B>,
-    monitor: Monitor,
+    monitor: Monitor<B>,
 }
 
 /// What every personality does before connecting; the password.
@@ -159,7 +164,9 @@ pub fn connect_rest(
     }
     Ok(Box::new(VsphereDevice {
         fencer: Fencer::new(backend, options),
-        monitor: Monitor::SeesVms,
+        monitor: Monitor::SeesVms {
+            then: Some(RestBackend::open_vim25),
+        },
     }))
 }
 
@@ -185,7 +192,7 @@ impl<B: Backend> Device for VsphereDevice<B> {
         match self.monitor {
             // Logging in was the check; disconnect() logs out.
             Monitor::LoggedIn => Ok(()),
-            Monitor::SeesVms => {
+            Monitor::SeesVms { then } => {
                 if self.fencer.list(false, deadline)?.is_empty() {
                     return Err(FenceError::Status(
                         "the server lists no virtual machine to this user (with this filter and \
@@ -194,7 +201,11 @@ impl<B: Backend> Device for VsphereDevice<B> {
                             .into(),
                     ));
                 }
-                Ok(())
+                match then {
+                    Some(check) => check(self.fencer.backend_mut(), deadline)
+                        .map_err(|e| session_failure(e, "monitor")),
+                    None => Ok(()),
+                }
             }
         }
     }

@@ -172,6 +172,12 @@ impl RestBackend {
         }
     }
 
+    /// Opens the vim25 session now, if it is not open: for a check that
+    /// fencing would work (monitor), which reads no state.
+    pub fn open_vim25(&mut self, deadline: Deadline) -> Result<(), BackendError> {
+        self.vim25.open(deadline)
+    }
+
     /// The API the session speaks, once logged in.
     pub fn api(&self) -> Option<Api> {
         self.client.api()

@@ -249,6 +249,11 @@ impl Vim25 {
         Ok(reading)
     }
 
+    /// Logs in, if no session is open.
+    pub fn open(&mut self, deadline: Deadline) -> Result<(), BackendError> {
+        self.with_session("logging in", deadline, |_, _| Ok(()))
+    }
+
     /// A host's name and connection state.
     pub fn read_host(
         &mut self,
