@@ -43,10 +43,11 @@ enum Monitor<B> {
     /// (fence_vmware_rest: its vim25 session, without which no state is
     /// vouched for; a monitor that passed without it would tell the
     /// cluster a device works that can fence nothing).
-    SeesVms {
-        then: Option<fn(&mut B, Deadline) -> Result<(), BackendError>>,
-    },
+    SeesVms { then: Option<BackendCheck<B>> },
 }
+
+/// A check monitor makes on the backend itself.
+type BackendCheck<B> = fn(&mut B, Deadline) -> Result<(), BackendError>;
 
 pub struct VsphereDevice<B: Backend> {
     fencer: Fencer<B>,
