@@ -129,14 +129,20 @@ pub struct LoggedOut {
 }
 
 impl SignalLogout {
-    /// Ends both sessions at once, each within `deadline`.
+    /// Ends both sessions at once, each within `deadline` (one after the
+    /// other when no thread can be started).
     pub fn logout(&self, deadline: Deadline) -> LoggedOut {
         let vim25 = self.vim25.clone();
-        let other = std::thread::spawn(move || vim25.logout(deadline));
+        let other = std::thread::Builder::new()
+            .name("vim25 logout".into())
+            .spawn(move || vim25.logout(deadline));
         let rest = self.rest.logout(deadline);
-        let vim25 = other
-            .join()
-            .unwrap_or_else(|_| Err(BackendError::Fault("the vim25 logout thread failed".into())));
+        let vim25 = match other {
+            Ok(thread) => thread.join().unwrap_or_else(|_| {
+                Err(BackendError::Fault("the vim25 logout thread failed".into()))
+            }),
+            Err(_) => self.vim25.logout(deadline),
+        };
         LoggedOut { rest, vim25 }
     }
 }
