@@ -491,6 +491,21 @@ impl Vcsim {
         self.post(&format!("/rest/api?enabled={enabled}"));
     }
 
+    /// Whether /sdk (vim25) is served; without it /sdk answers 404, as
+    /// behind a proxy that forwards only the Automation API.
+    pub fn set_sdk_enabled(&self, enabled: bool) {
+        self.post(&format!("/rest/sdk?enabled={enabled}"));
+    }
+
+    /// Whether `user` may log in to vim25 (its REST login works either
+    /// way).
+    pub fn set_soap_login_allowed(&self, user: &str, allowed: bool) {
+        self.post(&format!(
+            "/rest/soap-login?user={}&allowed={allowed}",
+            encode(user)
+        ));
+    }
+
     /// REST calls served, keyed "METHOD /route" (`GET /rest/vcenter/vm`,
     /// `POST /api/vcenter/vm/{vm}/power`).
     pub fn rest_calls(&self) -> HashMap<String, u64> {

@@ -2,8 +2,9 @@
 //! serves beside SOAP (rest.go: /api and /rest over one inventory), on
 //! both dialects, over HTTPS with the simulator's CA and over plain HTTP.
 //! VM state is read through the simulator's control endpoint, never
-//! through the agent; after every run, every REST session the agent
-//! opened must be deleted, and every VM must be as expected.
+//! through the agent; after every run, every session the agent opened
+//! (the Automation API's and vim25's) must be ended, and every VM must be
+//! as expected.
 //!
 //! The cross-check runs fence-agents' own fence_vmware_rest on the same
 //! inventory (its faults are pinned in rest_sim.rs).
@@ -84,12 +85,22 @@ fn fence(sim: &Vcsim, args: &[&str]) -> Outcome {
     checked(sim, agent(sim).args(args))
 }
 
+/// Both APIs' sessions: the Automation API's, and vim25's (opened for
+/// the states the Automation API does not show).
 fn assert_sessions_closed(sim: &Vcsim, out: &Outcome) {
     let s = sim.rest_sessions();
     assert_eq!(
         (s.logins, s.active),
         (s.logouts, 0),
         "REST sessions left open: {s:?}\nstdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let v = sim.sessions();
+    assert_eq!(
+        (v.logins, v.active),
+        (v.logouts, 0),
+        "vim25 sessions left open: {v:?}\nstdout:\n{}\nstderr:\n{}",
         out.stdout,
         out.stderr
     );
@@ -147,6 +158,20 @@ fn power_call(api: &str) -> &'static str {
         "/rest" => "POST /rest/vcenter/vm/{vm}/power/stop",
         _ => "POST /api/vcenter/vm/{vm}/power",
     }
+}
+
+/// Every power change asked of the Automation API, either dialect.
+fn power_calls(sim: &Vcsim) -> u64 {
+    calls(sim)
+        .iter()
+        .filter(|(k, _)| k.starts_with("POST ") && k.contains("/power"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// How many times vim25's `method` was called.
+fn vim25_calls(sim: &Vcsim, method: &str) -> u64 {
+    sim.calls().get(method).copied().unwrap_or(0)
 }
 
 /// list output as (name, alias[, state]) rows.
@@ -288,6 +313,9 @@ fn list_list_status_and_monitor_on_both_apis() {
             .assert_code(0)
             .assert_stdout_has("");
     }
+    // list-status reads vim25's states, monitor checks vim25 answers: one
+    // session each; list opens none.
+    assert_eq!(sim.sessions().logins, 4, "{:?}", sim.sessions());
     assert_states(&sim, &before, &[], "list");
 }
 
@@ -388,6 +416,19 @@ fn node1_in_two_datacenters_with_and_without_vmware_datacenter() {
         )
         .assert_code(1)
         .assert_stderr_has("no virtual machine matches plug \"dc1only\" in datacenter \"DC0\"");
+        // A UUID vim25 finds in another datacenter is not in scope.
+        let dc1_uuid = sim.vm("node1", Some("DC1")).instance_uuid.clone();
+        fence(
+            &sim,
+            &["-o", "status", "-n", &dc1_uuid, "-s", "DC0", &api_arg(api)],
+        )
+        .assert_code(1)
+        .assert_stderr_has("no virtual machine matches plug");
+        fence(
+            &sim,
+            &["-o", "status", "-n", &dc1_uuid, "-s", "DC1", &api_arg(api)],
+        )
+        .assert_code(0);
         fence(
             &sim,
             &["-o", "status", "-n", "node1", "-s", "DC9", &api_arg(api)],
@@ -745,13 +786,15 @@ fn a_full_session_table_is_a_clear_login_failure() {
 }
 
 /// vCenter ends idle sessions (30 min): the next call answers 401, the
-/// agent logs in once more and finishes.
+/// agent logs in once more and finishes. The session ends during the
+/// first plug's power call; the second plug's power call finds it gone.
 #[test]
 fn an_expired_session_is_logged_into_again_once() {
     let Some(sim) = slow(3) else { return };
     let vm = sim.vm("slow", None).moref.clone();
+    let node10 = sim.vm("node10", None).moref.clone();
     let before = sim.all_states();
-    let child = agent(&sim).args(["-o", "off", "-n", "slow", "--power-timeout=20"]);
+    let child = agent(&sim).args(["-o", "off", "-n", "slow,node10", "--power-timeout=20"]);
     let runner = std::thread::spawn(move || child.run());
     wait_for_call(&sim, "POST /api/vcenter/vm/{vm}/power");
     assert_eq!(sim.expire_rest_sessions(), 1);
@@ -760,7 +803,39 @@ fn an_expired_session_is_logged_into_again_once() {
     let s = sim.rest_sessions();
     // The expired session needs no deletion; the second is deleted.
     assert_eq!((s.logins, s.logouts, s.active), (2, 1, 0), "{}", out.stderr);
-    assert_states(&sim, &before, &[(&vm, "poweredOff")], "expired session");
+    // vim25's session was not touched by the Automation API's ending.
+    let v = sim.sessions();
+    assert_eq!((v.logins, v.logouts, v.active), (1, 1, 0), "{}", out.stderr);
+    assert_states(
+        &sim,
+        &before,
+        &[(&vm, "poweredOff"), (&node10, "poweredOff")],
+        "expired session",
+    );
+}
+
+/// The vim25 session ends (an administrator's TerminateSession) during
+/// the power call: the verification's read logs into vim25 again, once,
+/// and the Automation API's session is kept.
+#[test]
+fn an_ended_vim25_session_is_logged_into_again_once() {
+    let Some(sim) = slow(3) else { return };
+    let vm = sim.vm("slow", None).moref.clone();
+    let before = sim.all_states();
+    let child = agent(&sim).args(["-o", "off", "-n", "slow", "--power-timeout=20", "-v"]);
+    let runner = std::thread::spawn(move || child.run());
+    wait_for_call(&sim, "POST /api/vcenter/vm/{vm}/power");
+    assert_eq!(sim.sessions().active, 1);
+    sim.terminate_sessions();
+    let out = runner.join().expect("agent run");
+    out.assert_code(0)
+        .assert_stdout_has("Success: Powered OFF")
+        .assert_stderr_has("The vim25 session ended");
+    let v = sim.sessions();
+    assert_eq!((v.logins, v.logouts, v.active), (2, 1, 0), "{}", out.stderr);
+    let s = sim.rest_sessions();
+    assert_eq!((s.logins, s.logouts, s.active), (1, 1, 0), "{}", out.stderr);
+    assert_states(&sim, &before, &[(&vm, "poweredOff")], "ended vim25 session");
 }
 
 #[test]
@@ -890,68 +965,316 @@ fn a_distribution_guides_configuration_on_stdin() {
 
 // --------------------------------------------- what the agent refuses
 
-/// A VM whose host vCenter has lost: its power state is only the last one
-/// vCenter heard. status exits 1, never 2; off, on and reboot act on
-/// nothing and never say Success; list-status says UNKNOWN for it.
+/// list-status on `api` lists every VM once, with UNKNOWN for those in
+/// `unknown` and the simulator's own state for the others.
+fn assert_list_status(sim: &Vcsim, api: &str, unknown: &[String], what: &str) {
+    let out = fence(sim, &["-o", "list-status", &api_arg(api)]);
+    out.assert_code(0);
+    let listed = rows(&out);
+    assert_eq!(listed.len(), sim.inventory.len(), "{what}");
+    for row in listed {
+        let want = if unknown.contains(&row[1]) {
+            "UNKNOWN"
+        } else if sim.state(&row[1]).power == "poweredOn" {
+            "ON"
+        } else {
+            "OFF"
+        };
+        assert_eq!(row[2], want, "{what}: {row:?}");
+    }
+}
+
+/// Neither a status nor a success was printed.
+fn assert_nothing_reported(out: &Outcome, what: &str) {
+    assert!(
+        !out.stdout.contains("Success") && !out.stdout.contains("Status"),
+        "{what}: {}",
+        out.stdout
+    );
+}
+
+/// A VM vCenter is not in touch with: its host lost (disconnected,
+/// notResponding), or the VM itself orphaned (unregistered on its host,
+/// perhaps running elsewhere), inaccessible, invalid or disconnected while
+/// its host is connected. Its power state is only the last one vCenter
+/// heard, which the Automation API shows like any other; vim25's
+/// connection states, read with every power state, say it is not to be
+/// believed. status exits 1, never 2; off, on and reboot act on nothing
+/// and never say Success; list-status says UNKNOWN for it.
 #[test]
-fn a_vm_on_a_lost_host_is_never_reported_fenced() {
+fn a_vm_vcenter_is_not_in_touch_with_is_never_reported_fenced() {
     let Some(sim) = plain() else { return };
-    let node10 = sim.vm("node10", None).clone();
-    let host = sim.state(&node10.moref).host;
+    let node10 = sim.vm("node10", None).moref.clone();
+    let host = sim.state(&node10).host;
     let neighbours: Vec<String> = sim
         .all_states()
         .iter()
         .filter(|s| s.host == host)
         .map(|s| s.moref.clone())
         .collect();
-    for host_state in ["disconnected", "notResponding"] {
-        sim.set_host_connection(&host, host_state);
+    // (what is lost, its state, the VM's state then, the host's, UNKNOWN)
+    let losses = [
+        (
+            "host",
+            "disconnected",
+            "disconnected",
+            "disconnected",
+            &neighbours,
+        ),
+        (
+            "host",
+            "notResponding",
+            "disconnected",
+            "notResponding",
+            &neighbours,
+        ),
+        (
+            "vm",
+            "orphaned",
+            "orphaned",
+            "connected",
+            &vec![node10.clone()],
+        ),
+        (
+            "vm",
+            "inaccessible",
+            "inaccessible",
+            "connected",
+            &vec![node10.clone()],
+        ),
+        (
+            "vm",
+            "invalid",
+            "invalid",
+            "connected",
+            &vec![node10.clone()],
+        ),
+        (
+            "vm",
+            "disconnected",
+            "disconnected",
+            "connected",
+            &vec![node10.clone()],
+        ),
+    ];
+    for (lost, state, vm_state, host_state, unknown) in losses {
+        let set = |s: &str| match lost {
+            "host" => sim.set_host_connection(&host, s),
+            _ => sim.set_connection(&node10, s),
+        };
+        set(state);
         for api in APIS {
             for (action, stale) in [
                 ("status", "poweredOff"),
+                ("status", "poweredOn"),
                 ("off", "poweredOff"),
+                ("off", "poweredOn"),
                 ("reboot", "poweredOff"),
                 ("on", "poweredOn"),
+                ("on", "poweredOff"),
             ] {
-                sim.set_power(&node10.moref, stale);
+                sim.set_power(&node10, stale);
                 let before = sim.all_states();
+                let powered = power_calls(&sim);
+                let reads = vim25_calls(&sim, "RetrievePropertiesEx");
+                let what = format!("{lost} {state}, {action} of a VM {stale}, {api}");
                 let out = fence(&sim, &["-o", action, "-n", "node10", &api_arg(api)]);
                 out.assert_code(1)
-                    .assert_stderr_has("its connection state is disconnected")
+                    .assert_stderr_has(
+                        "Failed: Unable to obtain correct plug status or plug is not available",
+                    )
+                    .assert_stderr_has(&format!(
+                        "the device cannot vouch for the power state of plug \"node10\" ({node10}): its connection state is {vm_state}"
+                    ))
                     .assert_stderr_has(&format!("({host}) is {host_state}"))
                     .assert_stderr_has(&format!("{stale} is only the last state"));
+                assert_nothing_reported(&out, &what);
+                assert_eq!(power_calls(&sim), powered, "{what}: something was powered");
                 assert!(
-                    !out.stdout.contains("Success") && !out.stdout.contains("Status"),
-                    "{host_state}, {action} on {api}: {}",
-                    out.stdout
+                    vim25_calls(&sim, "RetrievePropertiesEx") > reads,
+                    "{what}: vim25 was not read"
                 );
-                assert_states(
-                    &sim,
-                    &before,
-                    &[],
-                    &format!("{host_state}, {action}, {api}"),
-                );
+                assert_states(&sim, &before, &[], &what);
             }
-            let out = fence(&sim, &["-o", "list-status", &api_arg(api)]);
+            let before = sim.all_states();
+            let what = format!("{lost} {state}, list-status on {api}");
+            assert_list_status(&sim, api, unknown, &what);
+            assert_states(&sim, &before, &[], &what);
+        }
+        // In touch again: believed again.
+        set("connected");
+        sim.set_power(&node10, "poweredOff");
+        fence(&sim, &["-o", "status", "-n", "node10"])
+            .assert_code(2)
+            .assert_stdout_has("Status: OFF");
+    }
+}
+
+/// The power call is done and the VM off, then vCenter loses it before
+/// the verification reads it (power_wait keeps that window open): the
+/// off that happened is never reported, for the state read afterwards
+/// is not vouched for.
+#[test]
+fn a_vm_orphaned_between_the_power_call_and_the_verification_is_never_reported_fenced() {
+    let Some(sim) = plain() else { return };
+    let node10 = sim.vm("node10", None).moref.clone();
+    for (api, action, done, stale) in [
+        ("/api", "off", "poweredOff", "poweredOff"),
+        ("/rest", "off", "poweredOff", "poweredOff"),
+        ("/api", "reboot", "poweredOff", "poweredOff"),
+        ("/rest", "on", "poweredOn", "poweredOn"),
+    ] {
+        sim.set_connection(&node10, "connected");
+        sim.set_power(
+            &node10,
+            if done == "poweredOn" {
+                "poweredOff"
+            } else {
+                "poweredOn"
+            },
+        );
+        let before = sim.all_states();
+        let powered = power_calls(&sim);
+        let child = agent(&sim)
+            .args([
+                "-o",
+                action,
+                "-n",
+                "node10",
+                "--power-wait=3",
+                &api_arg(api),
+            ])
+            .limit(Duration::from_secs(40));
+        let runner = std::thread::spawn(move || child.run());
+        let until = Instant::now() + Duration::from_secs(20);
+        while sim.power(&node10) != done {
+            assert!(Instant::now() < until, "{api} {action}: never {done}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sim.set_connection(&node10, "orphaned");
+        let out = runner.join().expect("agent run");
+        assert_sessions_closed(&sim, &out);
+        let what = format!("{action} on {api}");
+        out.assert_code(1)
+            .assert_stderr_has("its connection state is orphaned")
+            .assert_stderr_has(&format!("{stale} is only the last state"));
+        assert!(!out.stdout.contains("Success"), "{what}: {}", out.stdout);
+        assert_eq!(power_calls(&sim), powered + 1, "{what}: one power call");
+        let now = sim.state(&node10);
+        assert_eq!(
+            (now.power.as_str(), now.connection.as_str()),
+            (done, "orphaned"),
+            "{what}"
+        );
+        sim.set_connection(&node10, "connected");
+        assert_states(&sim, &before, &[(&node10, done)], &what);
+    }
+}
+
+/// The Automation API lets the user in, vim25 does not (or /sdk is not
+/// there): no state can be vouched for, so none is reported or acted on,
+/// and the message says why and what to do; monitor fails too (the
+/// device could fence nothing). list needs no state: it works, and opens
+/// no vim25 session.
+#[test]
+fn without_vim25_no_state_is_vouched_for() {
+    let Some(sim) = https() else { return };
+    let node10 = sim.vm("node10", None).moref.clone();
+    // An off that would otherwise be "Already OFF".
+    sim.set_power(&node10, "poweredOff");
+    let before = sim.all_states();
+    let sdk = format!("{}/sdk", sim.base_url());
+    for (knob, why) in [("login", "InvalidLogin"), ("sdk", "HTTP 404")] {
+        match knob {
+            "login" => sim.set_soap_login_allowed(USER, false),
+            _ => sim.set_sdk_enabled(false),
+        }
+        for api in APIS {
+            for args in [
+                &["-o", "status", "-n", "node10"][..],
+                &["-o", "off", "-n", "node10"],
+                &["-o", "on", "-n", "node10"],
+                &["-o", "reboot", "-n", "node10"],
+                &["-o", "list-status"],
+                &["-o", "monitor"],
+                &["-o", "status", "-n", &sim.vm("node10", None).instance_uuid],
+            ] {
+                let what = format!("{knob}: {args:?} on {api}");
+                let out = fence(&sim, &[args, &[&api_arg(api), "-vvv"]].concat());
+                out.assert_code(1)
+                    .assert_stderr_has(&format!("through vCenter's vim25 API at {sdk} failed"))
+                    .assert_stderr_has(why)
+                    .assert_stderr_has("System.Read")
+                    .assert_stderr_has("fence_vmware_soap")
+                    .assert_nothing_contains(PASSWORD);
+                assert_nothing_reported(&out, &what);
+                assert_eq!(power_calls(&sim), 0, "{what}");
+            }
+            let out = fence(&sim, &["-o", "list", &api_arg(api)]);
             out.assert_code(0);
-            for row in rows(&out) {
-                let want = if neighbours.contains(&row[1]) {
-                    "UNKNOWN"
-                } else if sim.state(&row[1]).power == "poweredOn" {
-                    "ON"
-                } else {
-                    "OFF"
-                };
-                assert_eq!(row[2], want, "{host_state} on {api}: {row:?}");
-            }
+            assert_eq!(rows(&out).len(), sim.inventory.len());
+        }
+        assert_states(&sim, &before, &[], knob);
+        sim.set_soap_login_allowed(USER, true);
+        sim.set_sdk_enabled(true);
+    }
+    assert_eq!(sim.sessions().logins, 0, "list opened vim25");
+    // vim25 back: believed again.
+    fence(&sim, &["-o", "off", "-n", "node10"])
+        .assert_code(0)
+        .assert_stdout_has("Success: Already OFF");
+    fence(&sim, &["-o", "monitor"]).assert_code(0);
+    assert_eq!(sim.sessions().logins, 2);
+    assert_states(&sim, &before, &[], "vim25 back");
+}
+
+/// A UUID plug costs vim25 one SearchIndex call per kind of UUID, not a
+/// request per VM: among 4,100 more VMs it is found within the default
+/// timeouts (shell_timeout 5 s bounds the lookup and every read).
+#[test]
+fn uuid_plugs_among_4100_vms_take_one_search_index_call_per_kind() {
+    let Some(sim) = sim_with(Options {
+        plain_http: true,
+        extra_vms: Some(4100),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let before = sim.all_states();
+    let node10 = sim.vm("node10", None).clone();
+    // extra-04099 is one of the three in four powered on.
+    let extra = sim.vm("extra-04099", None).clone();
+    for api in APIS {
+        for uuid in [&node10.instance_uuid, &node10.bios_uuid] {
+            let found = vim25_calls(&sim, "FindAllByUuid");
+            let per_vm = format!("GET {api}/vcenter/vm/{{vm}}");
+            let gets = count(&calls(&sim), &per_vm);
+            let out = fence(&sim, &["-o", "status", "-n", uuid, &api_arg(api)]);
+            out.assert_code(0).assert_stdout_has("Status: ON");
+            assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+            assert_eq!(
+                vim25_calls(&sim, "FindAllByUuid") - found,
+                2,
+                "{api} {uuid}"
+            );
+            assert_eq!(
+                count(&calls(&sim), &per_vm),
+                gets,
+                "{api}: a request per VM"
+            );
         }
     }
-    // In touch again: believed again.
-    sim.set_host_connection(&host, "connected");
-    sim.set_power(&node10.moref, "poweredOn");
-    fence(&sim, &["-o", "status", "-n", "node10"])
+    fence(&sim, &["-o", "off", "-n", &extra.bios_uuid])
         .assert_code(0)
-        .assert_stdout_has("Status: ON");
+        .assert_stdout_has("Success: Powered OFF");
+    // Clones share a BIOS UUID: refused, whatever the inventory's size.
+    fence(
+        &sim,
+        &["-o", "off", "-n", &sim.vm("clone-a", None).bios_uuid],
+    )
+    .assert_code(1)
+    .assert_stderr_has("matches 2 virtual machines");
+    assert_states(&sim, &before, &[(&extra.moref, "poweredOff")], "UUIDs");
 }
 
 /// The host is lost while the power call runs, and vCenter's last word
@@ -1009,6 +1332,7 @@ fn sigterm_in_the_middle_deletes_the_session() {
     let before = sim.all_states();
     for api in APIS {
         let s0 = sim.rest_sessions();
+        let v0 = sim.sessions();
         let child = Command::new(rest_agent())
             .args(["-a", "127.0.0.1", "-u", &sim.port.to_string(), "-l", USER])
             .args(["-p", PASSWORD, "--notls", &api_arg(api)])
@@ -1021,6 +1345,8 @@ fn sigterm_in_the_middle_deletes_the_session() {
         wait_for_call(&sim, power_call(api));
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(sim.rest_sessions().active, 1);
+        // The read before the power call opened the vim25 session.
+        assert_eq!(sim.sessions().active, 1);
         let (status, out) = terminate(child, Duration::from_secs(10));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(status.code(), Some(1), "{stderr}");
@@ -1031,6 +1357,12 @@ fn sigterm_in_the_middle_deletes_the_session() {
             (s.logins - s0.logins, s.logouts - s0.logouts, s.active),
             (1, 1, 0),
             "{api}: {stderr}"
+        );
+        let v = sim.sessions();
+        assert_eq!(
+            (v.logins - v0.logins, v.logouts - v0.logouts, v.active),
+            (1, 1, 0),
+            "{api}, vim25: {stderr}"
         );
         // Let the simulator's slow task end before the next round.
         let until = Instant::now() + Duration::from_secs(30);

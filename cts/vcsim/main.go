@@ -535,6 +535,10 @@ func (f *frontEnd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.next.ServeHTTP(w, r)
 		return
 	}
+	if !sdkServed() { // rest.go: POST /rest/sdk?enabled=false
+		http.NotFound(w, r)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	_ = r.Body.Close()
 	if err != nil {
@@ -600,7 +604,8 @@ func (f *frontEnd) login(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	user := req.UserName
-	good := (user == state.user || user == readonlyUser) && req.Password == state.pass && state.pass != ""
+	good := (user == state.user || user == readonlyUser) && req.Password == state.pass && state.pass != "" &&
+		soapLoginAllowed(user) // rest.go: POST /rest/soap-login
 	if !good {
 		req.Password = ""
 		var buf bytes.Buffer

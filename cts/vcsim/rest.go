@@ -86,15 +86,20 @@
 //	POST /rest/api?enabled=false  every /api URL answers a bare 404 (still counted
 //	                              under /rest/calls), as on a vCenter before 7.0 U2;
 //	                              enabled=true serves /api again
+//	POST /rest/sdk?enabled=false  /sdk (vim25) answers a bare 404, as behind a
+//	                              proxy that forwards only the Automation API
+//	POST /rest/soap-login?user=U&allowed=false  vim25 Login of U is refused
+//	                              (InvalidLogin) while its REST login works
 //	GET  /rest/calls              {"GET /rest/vcenter/vm":3,...} per method and route
 //	GET  /rest/caps               {"vm":{"rest":1000,"api":4000},"host":...}
 //	POST /rest/caps?resource=vm|host|folder|datacenter&rest=N&api=M  lowers (or
 //	                              raises) a cap, to reach it without thousands
 //	                              of objects
-//	                              of a host (connected, disconnected, notResponding)
-//	                              or VM (connected, disconnected, orphaned,
-//	                              inaccessible, invalid) in the simulator, which
-//	                              both APIs then report
+//
+// The connection states set through main.go's POST /host/connection and
+// POST /vm/connection are the simulator's own: vim25 reports both, the
+// Automation API a host's only (connection_state) and no VM's, as on a real
+// vCenter; a power call on a VM or host not connected is refused (503 below).
 //
 // -extra-vms N adds N VMs named extra-00001... at start, spread round-robin
 // over every host of every datacenter and, per datacenter, over folders
@@ -184,12 +189,21 @@ type restState struct {
 	// noAPI: /api answers 404, as on a vCenter before 7.0 U2 (POST
 	// /rest/api?enabled=false).
 	noAPI bool
+	// noSDK: /sdk answers 404, as behind a reverse proxy that forwards only
+	// the Automation API (POST /rest/sdk?enabled=false).
+	noSDK bool
+	// soapRefused: users whose vim25 Login is refused while their REST
+	// login works (POST /rest/soap-login?user=U&allowed=false), as when
+	// vpxd's own session table is full (kops #2747) but the vAPI
+	// endpoint's is not.
+	soapRefused map[string]bool
 }
 
 var restSt = &restState{
-	sessions: map[string]*restSession{},
-	limit:    defaultRESTSessionLimit,
-	calls:    map[string]int{},
+	sessions:    map[string]*restSession{},
+	soapRefused: map[string]bool{},
+	limit:       defaultRESTSessionLimit,
+	calls:       map[string]int{},
 }
 
 // ---------------------------------------------------------------------------
@@ -1379,6 +1393,21 @@ func listDatacenters(c *restCall) {
 // ---------------------------------------------------------------------------
 // Control endpoint additions.
 
+// sdkServed: whether /sdk answers (main.go's front end asks).
+func sdkServed() bool {
+	restSt.mu.Lock()
+	defer restSt.mu.Unlock()
+	return !restSt.noSDK
+}
+
+// soapLoginAllowed: whether a vim25 Login of user may succeed (main.go's
+// login asks).
+func soapLoginAllowed(user string) bool {
+	restSt.mu.Lock()
+	defer restSt.mu.Unlock()
+	return !restSt.soapRefused[user]
+}
+
 // withRESTControl serves /rest/... on the control listener and hands every
 // other path to main.go's control handler.
 func withRESTControl(next http.Handler) http.Handler {
@@ -1425,6 +1454,29 @@ func withRESTControl(next http.Handler) http.Handler {
 		restSt.noAPI = !on
 		restSt.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]bool{"enabled": on})
+	})
+	mux.HandleFunc("/rest/sdk", func(w http.ResponseWriter, r *http.Request) {
+		on, err := strconv.ParseBool(r.URL.Query().Get("enabled"))
+		if r.Method != http.MethodPost || err != nil {
+			jsonError(w, http.StatusBadRequest, "POST /rest/sdk?enabled=true|false")
+			return
+		}
+		restSt.mu.Lock()
+		restSt.noSDK = !on
+		restSt.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]bool{"enabled": on})
+	})
+	mux.HandleFunc("/rest/soap-login", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		allowed, err := strconv.ParseBool(q.Get("allowed"))
+		if r.Method != http.MethodPost || err != nil || q.Get("user") == "" {
+			jsonError(w, http.StatusBadRequest, "POST /rest/soap-login?user=U&allowed=true|false")
+			return
+		}
+		restSt.mu.Lock()
+		restSt.soapRefused[q.Get("user")] = !allowed
+		restSt.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]interface{}{"user": q.Get("user"), "allowed": allowed})
 	})
 	mux.HandleFunc("/rest/calls", func(w http.ResponseWriter, r *http.Request) {
 		restSt.mu.Lock()

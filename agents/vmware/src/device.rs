@@ -10,8 +10,8 @@ use std::time::Duration;
 use agent_framework::{
     logging, signals, Config, Deadline, Device, FenceError, Outlet, Plug, PowerState, Secret,
 };
-use vsphere_core::error::login_failure;
-use vsphere_core::{Backend, Fencer, FencerOptions};
+use vsphere_core::error::{login_failure, session_failure};
+use vsphere_core::{Backend, BackendError, Fencer, FencerOptions};
 use vsphere_rest::RestBackend;
 use vsphere_soap::{HttpPost, SdkHttp, SoapBackend, TlsPolicy};
 
@@ -33,19 +33,25 @@ const NOT_USED: &[&str] = &[
 const SIGNAL_LOGOUT: Duration = Duration::from_secs(3);
 
 /// What `monitor` proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Monitor {
+enum Monitor<B> {
     /// Logging in worked (fence_vmware, fence_vmware_soap).
     LoggedIn,
     /// The user sees at least one VM: fence-agents' fence_vmware_rest
     /// fails monitor on an empty list since its PR #569 (a user without
-    /// privileges on the VMs sees none, and could fence nothing).
-    SeesVms,
+    /// privileges on the VMs sees none, and could fence nothing). Then,
+    /// with `then`, what else fencing needs of the backend
+    /// (fence_vmware_rest: its vim25 session, without which no state is
+    /// vouched for; a monitor that passed without it would tell the
+    /// cluster a device works that can fence nothing).
+    SeesVms { then: Option<BackendCheck<B>> },
 }
+
+/// A check monitor makes on the backend itself.
+type BackendCheck<B> = fn(&mut B, Deadline) -> Result<(), BackendError>;
 
 pub struct VsphereDevice<B: Backend> {
     fencer: Fencer<B>,
-    monitor: Monitor,
+    monitor: Monitor<B>,
 }
 
 /// What every personality does before connecting; the password.
@@ -113,7 +119,9 @@ pub fn connect_soap(
     }))
 }
 
-/// A session of the Automation API (/api, or /rest), within `deadline`.
+/// A session of the Automation API (/api, or /rest), within `deadline`,
+/// and beside it a vim25 session at /sdk of the same address, opened when
+/// a state or a UUID is first needed (vsphere_rest::vim25).
 pub fn connect_rest(
     cfg: &Config,
     s: RestSettings,
@@ -122,34 +130,44 @@ pub fn connect_rest(
     let password = prepare(cfg, &s.api)?;
     let options = fencer_options(cfg, &s.api);
     let api = s.api;
+    let sdk = SdkHttp::new(api.endpoint.clone(), &api.tls, api.family)
+        .map_err(|e| login_failure(vsphere_soap::to_backend(e)))?;
     let http = vsphere_http::Client::new(api.endpoint, &api.tls, api.family)
         .map_err(|e| login_failure(vsphere_rest::error::transport("connecting", e)))?;
     logging::debug(format!("Connecting to {}", http.url("")));
     let mut backend = RestBackend::new(
         http,
+        Arc::new(sdk),
         s.choice,
         &api.username,
         &password,
         api.datacenter,
         s.filter,
     );
-    // As for SOAP: the handler deletes the session on SIGTERM and SIGINT,
+    // As for SOAP: the handler ends the sessions on SIGTERM and SIGINT,
     // also one whose login is under way when the signal comes.
     let handle = backend.logout_handle();
-    signals::on_interrupt(
-        move || match handle.logout(Deadline::after(SIGNAL_LOGOUT)) {
-            Ok(true) => logging::info("Deleted the vSphere Automation API session"),
-            Ok(false) => logging::debug("No vSphere Automation API session to delete"),
-            Err(e) => logging::error(format!("Deleting the session after the signal failed: {e}")),
-        },
-    );
+    signals::on_interrupt(move || {
+        let done = handle.logout(Deadline::after(SIGNAL_LOGOUT));
+        for (api, result) in [("vSphere Automation API", done.rest), ("vim25", done.vim25)] {
+            match result {
+                Ok(true) => logging::info(format!("Ended the {api} session")),
+                Ok(false) => logging::debug(format!("No {api} session to end")),
+                Err(e) => logging::error(format!(
+                    "Ending the {api} session after the signal failed: {e}"
+                )),
+            }
+        }
+    });
     if let Err(e) = backend.login(deadline) {
         signals::clear();
         return Err(login_failure(e));
     }
     Ok(Box::new(VsphereDevice {
         fencer: Fencer::new(backend, options),
-        monitor: Monitor::SeesVms,
+        monitor: Monitor::SeesVms {
+            then: Some(RestBackend::open_vim25),
+        },
     }))
 }
 
@@ -175,7 +193,7 @@ impl<B: Backend> Device for VsphereDevice<B> {
         match self.monitor {
             // Logging in was the check; disconnect() logs out.
             Monitor::LoggedIn => Ok(()),
-            Monitor::SeesVms => {
+            Monitor::SeesVms { then } => {
                 if self.fencer.list(false, deadline)?.is_empty() {
                     return Err(FenceError::Status(
                         "the server lists no virtual machine to this user (with this filter and \
@@ -184,7 +202,11 @@ impl<B: Backend> Device for VsphereDevice<B> {
                             .into(),
                     ));
                 }
-                Ok(())
+                match then {
+                    Some(check) => check(self.fencer.backend_mut(), deadline)
+                        .map_err(|e| session_failure(e, "monitor")),
+                    None => Ok(()),
+                }
             }
         }
     }

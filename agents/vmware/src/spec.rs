@@ -233,8 +233,9 @@ Several plugs may be given, separated by plug_separator.";
 const REST_LONGDESC: &str = "fence_vmware_rest fences virtual machines managed by VMware vCenter Server through the vSphere Automation API (REST), at /api (vCenter 7.0 Update 2 and later) or /rest (vCenter 6.5 and later). \
 It is the same program as fence_vmware, answering to this name with the parameters of fence-agents' fence_vmware_rest.
 
-To fence, it logs in, finds the one virtual machine the plug names, reads its power state together with the connection state of its host, asks for it to be powered off (or on), reads the state back until it is verified, and deletes its session. \
-The session is deleted on every way out: success, failure, timeout and SIGTERM or SIGINT.
+To fence, it logs in, finds the one virtual machine the plug names, reads its power state together with its connection state, asks for it to be powered off (or on), reads the state back until it is verified, and ends its sessions. \
+The Automation API does not say whether vCenter is in touch with a virtual machine, so every state is read through a second session, of vCenter's vim25 API (/sdk at the same address, with the same credentials), opened when a state is first needed. \
+Both sessions are ended on every way out: success, failure, timeout and SIGTERM or SIGINT.
 
 Unlike fence-agents' agent, this one uses HTTPS on port 443 with certificate verification by default; plain HTTP needs notls=1. \
 A list longer than the server returns at once (1,000 virtual machines on /rest, 4,000 on /api) is read in parts, so filter is no longer needed for it.";
@@ -246,13 +247,15 @@ A refused password (401), a full session table (503) or a TLS failure ends the a
 
 An ESXi host serves neither: use fence_vmware_soap (or fence_vmware) for it.
 
-The API says nothing of a virtual machine's own connection state. A power state counts only when the VM's host is connected to vCenter: the host (found by listing the VMs of each host, vcenter/vm?hosts=...) and its connection_state (vcenter/host) are read before and after the VM's power state, in every status read and every poll of a verification.
+The API says nothing of a virtual machine's own connection state: a virtual machine that is orphaned (no longer registered on its host, perhaps running elsewhere), inaccessible or invalid while its host is connected looks like any other, with the last power state vCenter heard. \
+So the agent also opens a session of vCenter's vim25 API (the vSphere Web Services API, SOAP at /sdk of the same address and port, with the same user, password, TLS policy and timeouts) the first time it needs a state or a UUID, and reads every state it reports or acts on there: the VM's runtime.powerState and runtime.connectionState from one request, then its host's connection state, in every status read and every poll of a verification. \
+A state counts only when both are connected. The session is logged out with the Automation API's on every way out. The user must be able to log in there and read the virtual machines (System.Read, as the Read-only role gives). monitor logs in there too (a monitor that passed without it would vouch for a device that can fence nothing); list reports no state and does not open it. \
+The Automation API's VM ids are vim25's managed object ids (vm-42), and every read checks that vim25 gives the VM the name the Automation API gave it. \
+vCenter 8.0 Update 1 and later also serve vim25 as JSON (VI/JSON); it is not used, for it reads the same properties with the same privileges at the same /sdk, and SOAP is needed for every older vCenter.
 
 Lists are capped by vCenter (1,000 VMs on /rest, 4,000 on /api; 400 UNABLE_TO_ALLOCATE_RESOURCE beyond). When the cap is reached, the agent lists the VMs per folder, then per host, then per power state, and merges them by VM id; filter is honoured on each part.
 
-The API has no inventory paths, no tasks and no VM questions, and it lists no templates. A plug that is an instance or BIOS UUID is compared with the identity of every virtual machine (vCenter 7.0 Update 1 and later report it): one request per VM, slow in a large inventory, where the name or the id (vm-N) is the better plug.
-
-Nor does it tell a virtual machine that is orphaned, inaccessible or invalid while its host is connected from any other: status then reports the last power state vCenter heard. fence_vmware_soap reads those states; use it where they matter.",
+The API has no inventory paths, no tasks and no VM questions, and it lists no templates. Nor can it find a virtual machine by UUID but by asking for each one's identity: a plug that is an instance or BIOS UUID is looked up with vim25's SearchIndex instead (FindAllByUuid, one call per kind of UUID whatever the inventory), and each virtual machine found must be listed by the Automation API too (in vmware_datacenter, when given).",
 };
 
 const REST_REFUSALS_SECTION: ManSection = ManSection {
@@ -263,7 +266,9 @@ A plug that matches several virtual machines (the same name in two folders or da
 
 A plug that matches nothing: no virtual machine matches plug \"node1\". An inventory path: the API has none, so it matches nothing. A vmware_datacenter that names no datacenter, or several.
 
-A virtual machine whose host is not connected to vCenter (disconnected, notResponding): its power state is only the last one vCenter heard. status exits 1, never 2; off, on and reboot fail without acting, in every read of the verification; list-status shows UNKNOWN. Fence the host itself (its own BMC) or bring it back to vCenter.
+A virtual machine vCenter is not in touch with: vim25 gives its runtime.connectionState as orphaned, inaccessible, invalid or disconnected, or its host is not connected (disconnected, notResponding). Its power state is then only the last one vCenter heard: the device cannot vouch for the power state of plug \"node1\" (vm-42): its connection state is orphaned ...; poweredOff is only the last state the device heard. status exits 1, never 2; off, on and reboot fail without acting, in every read of the verification, not only the first; list-status shows UNKNOWN. Find where the VM runs, fence its host (its own BMC) or bring the host back to vCenter.
+
+vim25 that cannot be read (its login refused while the Automation API's worked, no /sdk at that address, properties it will not read): no state is vouched for. status exits 1, off, on and reboot fail without acting, list-status and monitor fail; the message says what failed. Let the user log in at /sdk with the same credentials and read the virtual machines (System.Read, the Read-only role), or use fence_vmware_soap. A virtual machine vim25 names otherwise than the Automation API (vm-42 is \"node1\" to the Automation API but \"db07\" to vim25): renamed just now, or the address leads to two servers; nothing is done.
 
 A list longer than the server's cap even per folder, host and power state; monitor with a list that fails, or that is empty (a user without privileges on the virtual machines sees none). A session table that is full (503 at login, vCenter allows 550 sessions per user): Unable to connect/login to fencing device, with the server's message. A server whose certificate cannot be verified: trust its CA with cacert or the system store, or set ssl_insecure knowingly.",
 };
@@ -274,7 +279,7 @@ const REST_DIFF_SECTION: ManSection = ManSection {
 
 api_path has no default: /api is used, or /rest when the server has no /api (fence-agents: /rest). filter may be written for either API. A list above the server's cap works without filter, and a list that fails makes monitor fail (fence-agents passed monitor with an empty list then).
 
-A plug that matches several virtual machines is refused (fence-agents acted on the first one listed). list prints each VM's id as its alias (fence-agents printed none). A suspended VM is off, as with fence-agents. notls means plain HTTP (fence-agents' meaning, SSL 3.0 through gnutls-cli, is obsolete); gnutlscli_path is accepted and not used. cacert, vmware_datacenter, inet4_only and inet6_only are added.",
+A plug that matches several virtual machines is refused (fence-agents acted on the first one listed). A plug may also be a VM id or an instance or BIOS UUID (fence-agents: names only). Every state is read through vim25 with the VM's connection state (fence-agents reported the last power state vCenter heard, for a VM orphaned or on a lost host too), so the user must be able to log in to vim25. list prints each VM's id as its alias (fence-agents printed none). A suspended VM is off, as with fence-agents. notls means plain HTTP (fence-agents' meaning, SSL 3.0 through gnutls-cli, is obsolete); gnutlscli_path is accepted and not used. cacert, vmware_datacenter, inet4_only and inet6_only are added.",
 };
 
 fn vmware_options() -> OptionSet {

@@ -48,6 +48,10 @@ pub enum BackendError {
     Fault(String),
     /// A reply the backend cannot read.
     Protocol(String),
+    /// What it takes to vouch for a VM's state could not be had, so no
+    /// state of it may be believed (fence_vmware_rest: the vim25 read of
+    /// its connection state failed). Says why and what to do.
+    CannotVouch(String),
 }
 
 impl fmt::Display for BackendError {
@@ -59,7 +63,8 @@ impl fmt::Display for BackendError {
             | BackendError::NotFound(m)
             | BackendError::Ambiguous(m)
             | BackendError::AlreadyInState(m)
-            | BackendError::Fault(m) => f.write_str(m),
+            | BackendError::Fault(m)
+            | BackendError::CannotVouch(m) => f.write_str(m),
             BackendError::WrongKind(kind) => write!(f, "a {kind}, not a virtual machine"),
             BackendError::Busy { detail, .. } => f.write_str(detail),
             BackendError::Unsupported(what) => write!(f, "not supported by this API: {what}"),
@@ -92,7 +97,9 @@ pub fn session_failure(e: BackendError, what: &str) -> FenceError {
         BackendError::NotAuthenticated(m) => {
             FenceError::ConnectionLost(format!("{what}: {m} (the session ended)"))
         }
-        BackendError::NotFound(m) => FenceError::Status(format!("{what}: {m}")),
+        BackendError::NotFound(m) | BackendError::CannotVouch(m) => {
+            FenceError::Status(format!("{what}: {m}"))
+        }
         BackendError::Ambiguous(m) => FenceError::AmbiguousPlug(format!("{what}: {m}")),
         BackendError::Timeout(m) => FenceError::TimedOut(format!("{what}: {m}")),
         BackendError::Io(m) | BackendError::Connect(m) | BackendError::Tls(m) => {
@@ -139,6 +146,10 @@ mod tests {
             ),
             (
                 session_failure(BackendError::NotFound("vm-9".into()), "status"),
+                "Failed: Unable to obtain correct plug status or plug is not available",
+            ),
+            (
+                session_failure(BackendError::CannotVouch("vim25 refused".into()), "status"),
                 "Failed: Unable to obtain correct plug status or plug is not available",
             ),
             (

@@ -5,15 +5,16 @@
 //!
 //! What the API does not offer, and how this backend makes up for it:
 //!
-//! - No connection state of a VM. A VM's power state counts only with its
-//!   host's `connection_state` (vcenter/host), read before and after the
-//!   power state in the same logical read. The VM's host is found by
-//!   listing VMs filtered by `vms` and `hosts` (REST 6.5 docs, vm.list:
-//!   `filter.hosts`), halving the host set; the VM summary that answers
-//!   the last such list carries the power state.
-//! - No search by UUID. A plug shaped like a UUID is compared with every
-//!   VM's `identity` (GET vcenter/vm/{vm}, vSphere 7.0 U1 and later): one
-//!   request per VM in scope.
+//! - No connection state of a VM: a VM orphaned, inaccessible or invalid
+//!   on a connected host looks like any other, with the last power state
+//!   vCenter heard. Every read of a VM's state is therefore vim25's
+//!   (see [`crate::vim25`]): its power and connection state from one
+//!   request, then its host's connection state. list-status pairs each
+//!   listed VM with vim25's reading of it, between two reads of the
+//!   hosts' `connection_state` (vcenter/host).
+//! - No search by UUID: a plug shaped like a UUID is looked up with vim25's
+//!   SearchIndex (one call whatever the inventory), and each VM it names
+//!   must be listed here too (in `vmware_datacenter`, when given).
 //! - No inventory paths, no tasks, no VM questions, no template flag:
 //!   vCenter's vcenter/vm lists no templates (ansible-collections
 //!   vmware.vmware_rest #473: "currently limitation in the Vmware REST
@@ -23,6 +24,7 @@
 //!   power state, and merged by VM id.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -30,30 +32,28 @@ use serde::Deserialize;
 use agent_framework::{logging, Deadline, Secret};
 use vsphere_core::{
     names, Backend, BackendError, Candidate, Connection, HostId, HostReading, Listed, Lookup,
-    PowerOp, Started, TaskId, TaskState, VmId, VmPower, VmReading,
+    PowerOp, Started, TaskId, TaskState, VmId, VmReading,
 };
 use vsphere_http::{Client, Method};
+use vsphere_soap::HttpPost;
 
 use crate::client::{Api, Failure, LogoutHandle, RestClient};
 use crate::dialect::ApiChoice;
 use crate::error::VapiError;
 use crate::query::{encode, Filters};
+use crate::vim25::{Vim25, Vim25Logout};
 
 /// vcenter/vm list item (REST 6.5 docs, vm.list: VM.Summary).
 #[derive(Debug, Clone, Deserialize)]
 struct VmSummary {
     vm: String,
     name: String,
-    #[serde(default)]
-    power_state: Option<String>,
 }
 
 /// vcenter/host list item (Host.Summary).
 #[derive(Debug, Clone, Deserialize)]
 struct HostSummary {
     host: String,
-    #[serde(default)]
-    name: Option<String>,
     #[serde(default)]
     connection_state: Option<String>,
 }
@@ -70,21 +70,6 @@ struct DatacenterSummary {
     datacenter: String,
     #[serde(default)]
     name: Option<String>,
-}
-
-/// GET vcenter/vm/{vm} (VM.Info), the part read here.
-#[derive(Debug, Clone, Deserialize)]
-struct VmInfo {
-    #[serde(default)]
-    identity: Option<Identity>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Identity {
-    #[serde(default)]
-    bios_uuid: Option<String>,
-    #[serde(default)]
-    instance_uuid: Option<String>,
 }
 
 /// The power states the API knows (REST 6.5 docs, vm power state enum):
@@ -124,15 +109,52 @@ pub struct RestBackend {
     /// The user's `filter`, applied to list and monitor as fence-agents
     /// does.
     list_filter: Filters,
-    /// The host each VM was last found on.
-    hosts: HashMap<VmId, HostId>,
+    /// The name this API gave each VM found, which vim25 must give too.
+    names: HashMap<VmId, String>,
+    vim25: Vim25,
+}
+
+/// Ends both sessions from another thread (the signal handler).
+#[derive(Clone)]
+pub struct SignalLogout {
+    rest: LogoutHandle,
+    vim25: Vim25Logout,
+}
+
+/// What [`SignalLogout::logout`] did with each session: whether one was
+/// ended.
+pub struct LoggedOut {
+    pub rest: Result<bool, BackendError>,
+    pub vim25: Result<bool, BackendError>,
+}
+
+impl SignalLogout {
+    /// Ends both sessions at once, each within `deadline` (one after the
+    /// other when no thread can be started).
+    pub fn logout(&self, deadline: Deadline) -> LoggedOut {
+        let vim25 = self.vim25.clone();
+        let other = std::thread::Builder::new()
+            .name("vim25 logout".into())
+            .spawn(move || vim25.logout(deadline));
+        let rest = self.rest.logout(deadline);
+        let vim25 = match other {
+            Ok(thread) => thread.join().unwrap_or_else(|_| {
+                Err(BackendError::Fault("the vim25 logout thread failed".into()))
+            }),
+            Err(_) => self.vim25.logout(deadline),
+        };
+        LoggedOut { rest, vim25 }
+    }
 }
 
 impl RestBackend {
-    /// A backend for the server `http` reaches; nothing is sent until
-    /// [`Backend::login`].
+    /// A backend for the server `http` reaches, whose vim25 endpoint `sdk`
+    /// reaches (the same address, TLS policy and credentials); nothing is
+    /// sent until [`Backend::login`], and nothing to vim25 until a call
+    /// needs it.
     pub fn new(
         http: Client,
+        sdk: Arc<dyn HttpPost>,
         choice: ApiChoice,
         username: &str,
         password: &Secret,
@@ -144,12 +166,22 @@ impl RestBackend {
             datacenter,
             scope: None,
             list_filter,
-            hosts: HashMap::new(),
+            names: HashMap::new(),
+            vim25: Vim25::new(sdk, username, password),
         }
     }
 
-    pub fn logout_handle(&self) -> LogoutHandle {
-        self.client.logout_handle()
+    pub fn logout_handle(&self) -> SignalLogout {
+        SignalLogout {
+            rest: self.client.logout_handle(),
+            vim25: self.vim25.logout_handle(),
+        }
+    }
+
+    /// Opens the vim25 session now, if it is not open: for a check that
+    /// fencing would work (monitor), which reads no state.
+    pub fn open_vim25(&mut self, deadline: Deadline) -> Result<(), BackendError> {
+        self.vim25.open(deadline)
     }
 
     /// The API the session speaks, once logged in.
@@ -342,55 +374,42 @@ impl RestBackend {
         Ok(None)
     }
 
-    /// The host `vm` is registered on, found by listing.
-    fn locate(&mut self, vm: &VmId, deadline: Deadline) -> Result<Option<HostId>, BackendError> {
-        let hosts: Vec<HostSummary> = self.list_small("host", &Filters::new(), deadline)?;
-        let ids: Vec<String> = hosts.into_iter().map(|h| h.host).collect();
-        let found = self.which(vm, "hosts", &ids, deadline)?.map(HostId);
-        match &found {
-            Some(h) => {
-                logging::debug(format!("{vm} is on {}", h.0));
-                self.hosts.insert(vm.clone(), h.clone());
-            }
-            None => {
-                self.hosts.remove(vm);
-            }
+    /// The name this API gives `vm`, as found earlier or listed now.
+    fn rest_name(&mut self, vm: &VmId, deadline: Deadline) -> Result<String, BackendError> {
+        if let Some(n) = self.names.get(vm) {
+            return Ok(n.clone());
         }
-        Ok(found)
+        let Some(summary) = self.vm_among(vm, "vms", &[], deadline)? else {
+            return Err(BackendError::NotFound(format!(
+                "virtual machine {vm} is no longer listed"
+            )));
+        };
+        self.names.insert(vm.clone(), summary.name.clone());
+        Ok(summary.name)
     }
 
-    fn host_summary(
-        &mut self,
-        host: &HostId,
-        deadline: Deadline,
-    ) -> Result<Option<HostSummary>, BackendError> {
-        let found: Vec<HostSummary> =
-            self.list_small("host", &Filters::new().with("hosts", &host.0), deadline)?;
-        Ok(found.into_iter().find(|h| h.host == host.0))
-    }
-
-    /// A host's connection state now; a host no longer listed is not
-    /// connected.
-    fn host_connection(
-        &mut self,
-        host: &HostId,
-        deadline: Deadline,
-    ) -> Result<Connection, BackendError> {
-        Ok(match self.host_summary(host, deadline)? {
-            Some(h) => Connection::parse(h.connection_state.as_deref().unwrap_or("")),
-            None => Connection::Other(format!("its host {} is no longer listed", host.0)),
-        })
+    /// The VMs this API lists, as candidates, their names noted.
+    fn candidates(&mut self, vms: Vec<VmSummary>) -> Vec<Candidate> {
+        vms.into_iter()
+            .map(|v| {
+                self.names.insert(VmId(v.vm.clone()), v.name.clone());
+                Candidate {
+                    id: VmId(v.vm),
+                    name: Some(v.name),
+                }
+            })
+            .collect()
     }
 
     /// Every VM id in scope on a host that is not connected, with the
     /// hosts' states read before and after `between`, which reads the
-    /// VMs: a host that was not connected at either end counts.
-    fn vms_on_lost_hosts(
+    /// VMs' states: a host that was not connected at either end counts.
+    fn vms_on_lost_hosts<T>(
         &mut self,
         scope: &Filters,
         deadline: Deadline,
-        between: impl FnOnce(&mut Self) -> Result<BTreeMap<String, VmSummary>, BackendError>,
-    ) -> Result<(BTreeMap<String, VmSummary>, BTreeSet<String>), BackendError> {
+        between: impl FnOnce(&mut Self) -> Result<T, BackendError>,
+    ) -> Result<(T, BTreeSet<String>), BackendError> {
         let lost = |hosts: Vec<HostSummary>| -> BTreeSet<String> {
             hosts
                 .into_iter()
@@ -413,16 +432,6 @@ impl RestBackend {
     }
 }
 
-/// A host's state as the VM's: a VM on a host vCenter is not in touch
-/// with is what vim25 calls `disconnected`.
-fn vm_connection(host: Connection) -> Connection {
-    match host {
-        Connection::Connected => Connection::Connected,
-        Connection::Disconnected | Connection::NotResponding => Connection::Disconnected,
-        other => other,
-    }
-}
-
 impl Backend for RestBackend {
     fn login(&mut self, deadline: Deadline) -> Result<(), BackendError> {
         self.client.login(deadline)
@@ -434,19 +443,12 @@ impl Backend for RestBackend {
         deadline: Deadline,
     ) -> Result<Vec<Candidate>, BackendError> {
         let scope = self.scope(deadline)?;
-        let candidates = |vms: Vec<VmSummary>| -> Vec<Candidate> {
-            vms.into_iter()
-                .map(|v| Candidate {
-                    id: VmId(v.vm),
-                    name: Some(v.name),
-                })
-                .collect()
-        };
         match lookup {
             Lookup::InventoryPath(_) => Err(BackendError::Unsupported("inventory paths")),
             Lookup::Id(id) => {
                 let f = scope.with("vms", id);
-                Ok(candidates(self.list_small("vm", &f, deadline)?))
+                let vms = self.list_small("vm", &f, deadline)?;
+                Ok(self.candidates(vms))
             }
             // Both the name as written and as vCenter stores it; the core
             // keeps those whose stored name matches by its rule.
@@ -454,100 +456,46 @@ impl Backend for RestBackend {
                 let f = scope
                     .with("names", plug)
                     .with("names", &names::escape(plug));
-                Ok(candidates(self.list_small("vm", &f, deadline)?))
+                let vms = self.list_small("vm", &f, deadline)?;
+                Ok(self.candidates(vms))
             }
+            // vim25 finds them; only those this API lists in scope count,
+            // by the name it gives them (which each read checks vim25
+            // gives too).
             Lookup::Uuid(uuid) => {
-                let all = self.list_vms(&scope, &scope, deadline)?;
-                logging::debug(format!(
-                    "Comparing plug {uuid:?} with the UUIDs of {} virtual machines, one request \
-                     each",
-                    all.len()
-                ));
+                let ids = self.vim25.find_by_uuid(uuid, deadline)?;
                 let mut found = Vec::new();
-                for id in all.into_keys() {
-                    let path = format!("/vcenter/vm/{}", encode(&id));
-                    let info: VmInfo = match self.client.get(&path, &[], deadline) {
-                        Ok(v) => serde_json::from_value(v)
-                            .map_err(|e| BackendError::Protocol(format!("GET {path}: {e}")))?,
-                        // Deleted since it was listed.
-                        Err(Failure::Server(e)) if e.status == 404 => continue,
-                        Err(e) => return Err(e.into_backend()),
-                    };
-                    let Some(identity) = info.identity else {
-                        return Err(BackendError::Fault(format!(
-                            "GET {path} tells no UUIDs (vCenter reports them over this API since \
-                             7.0 U1): give the VM's name or its id (vm-N) as the plug"
-                        )));
-                    };
-                    let same = |u: &Option<String>| {
-                        u.as_deref().map(|u| u.eq_ignore_ascii_case(uuid)) == Some(true)
-                    };
-                    if same(&identity.instance_uuid) || same(&identity.bios_uuid) {
-                        found.push(Candidate {
-                            id: VmId(id),
-                            name: None,
-                        });
+                for group in ids.chunks(IDS_PER_QUERY) {
+                    let mut f = scope.clone();
+                    for id in group {
+                        f.add("vms", &id.0);
                     }
+                    let vms = self.list_small("vm", &f, deadline)?;
+                    found.extend(self.candidates(vms));
                 }
+                logging::debug(format!(
+                    "vim25 finds {} virtual machine(s) with UUID {uuid:?}, {} of them listed here",
+                    ids.len(),
+                    found.len()
+                ));
                 Ok(found)
             }
         }
     }
 
+    /// vim25's reading of the VM (see [`crate::vim25::Vim25::read`]): its
+    /// power and connection state from one request, every time.
     fn read(
         &mut self,
         vm: &VmId,
         task: Option<&TaskId>,
         deadline: Deadline,
     ) -> Result<VmReading, BackendError> {
-        let reading = |power: Option<String>, connection, host| VmReading {
-            power: VmPower::parse(power.as_deref().unwrap_or("")),
-            connection,
-            host,
-            template: false,
-            question: None,
-            // Power calls return when done: no task is ever followed.
-            task: task.map(|_| TaskState::Gone),
-        };
-        // Twice at most: a VM that moved to another host between two
-        // reads is found again once.
-        for _ in 0..2 {
-            let known = self.hosts.get(vm).cloned();
-            let host = match known {
-                Some(h) => h,
-                None => match self.locate(vm, deadline)? {
-                    Some(h) => h,
-                    None => {
-                        let summary = self.vm_among(vm, "vms", &[], deadline)?;
-                        let Some(summary) = summary else {
-                            return Err(BackendError::NotFound(format!(
-                                "virtual machine {vm} is no longer listed"
-                            )));
-                        };
-                        return Ok(reading(
-                            summary.power_state,
-                            Connection::Other("on no host the API lists".into()),
-                            None,
-                        ));
-                    }
-                },
-            };
-            let before = self.host_connection(&host, deadline)?;
-            let summary = self.vm_among(vm, "hosts", std::slice::from_ref(&host.0), deadline)?;
-            let after = self.host_connection(&host, deadline)?;
-            let Some(summary) = summary else {
-                self.hosts.remove(vm);
-                continue;
-            };
-            let connection = match (vm_connection(before), vm_connection(after)) {
-                (Connection::Connected, Connection::Connected) => Connection::Connected,
-                (Connection::Connected, other) | (other, _) => other,
-            };
-            return Ok(reading(summary.power_state, connection, Some(host)));
-        }
-        Err(BackendError::Fault(format!(
-            "virtual machine {vm} moved between hosts while it was read; try again"
-        )))
+        let name = self.rest_name(vm, deadline)?;
+        let mut reading = self.vim25.read(vm, &name, deadline)?;
+        // Power calls return when done: no task is ever followed.
+        reading.task = task.map(|_| TaskState::Gone);
+        Ok(reading)
     }
 
     fn read_host(
@@ -555,13 +503,7 @@ impl Backend for RestBackend {
         host: &HostId,
         deadline: Deadline,
     ) -> Result<HostReading, BackendError> {
-        match self.host_summary(host, deadline)? {
-            Some(h) => Ok(HostReading {
-                name: h.name,
-                connection: Connection::parse(h.connection_state.as_deref().unwrap_or("")),
-            }),
-            None => Err(BackendError::NotFound(format!("host {}", host.0))),
-        }
+        self.vim25.read_host(host, deadline)
     }
 
     fn start_power(
@@ -586,29 +528,46 @@ impl Backend for RestBackend {
     fn list(&mut self, with_state: bool, deadline: Deadline) -> Result<Vec<Listed>, BackendError> {
         let scope = self.scope(deadline)?;
         let wanted = scope.clone().and(&self.list_filter);
-        let (vms, on_lost) = if with_state {
-            self.vms_on_lost_hosts(&scope, deadline, |me| {
-                me.list_vms(&wanted, &scope, deadline)
-            })?
-        } else {
-            (self.list_vms(&wanted, &scope, deadline)?, BTreeSet::new())
-        };
-        Ok(vms
-            .into_values()
-            .map(|v| {
-                let lost = on_lost.contains(&v.vm);
-                Listed {
+        let vms = self.list_vms(&wanted, &scope, deadline)?;
+        if !with_state {
+            return Ok(vms
+                .into_values()
+                .map(|v| Listed {
                     id: VmId(v.vm),
                     name: v.name,
                     instance_uuid: None,
                     template: false,
-                    power: with_state
-                        .then(|| VmPower::parse(v.power_state.as_deref().unwrap_or(""))),
-                    connection: with_state.then_some(if lost {
-                        Connection::Disconnected
-                    } else {
-                        Connection::Connected
-                    }),
+                    power: None,
+                    connection: None,
+                })
+                .collect());
+        }
+        let (states, on_lost) =
+            self.vms_on_lost_hosts(&scope, deadline, |me| me.vim25.states(deadline))?;
+        let mut states: HashMap<VmId, Listed> =
+            states.into_iter().map(|l| (l.id.clone(), l)).collect();
+        Ok(vms
+            .into_values()
+            .map(|v| {
+                let id = VmId(v.vm);
+                // vim25's pair, for the VM of the same name only; none
+                // (UNKNOWN) otherwise.
+                let state = states.remove(&id).filter(|l| {
+                    names::unescape(&l.name) == names::unescape(&v.name) && !l.template
+                });
+                let lost = on_lost.contains(&id.0);
+                let (power, connection) = match state {
+                    Some(l) if lost => (l.power, Some(Connection::Disconnected)),
+                    Some(l) => (l.power, l.connection),
+                    None => (None, None),
+                };
+                Listed {
+                    id,
+                    name: v.name,
+                    instance_uuid: None,
+                    template: false,
+                    power,
+                    connection,
                 }
             })
             .collect())
@@ -657,7 +616,10 @@ impl Backend for RestBackend {
         "Use the VM's id (vm-N) or its instance UUID"
     }
 
+    /// Both sessions, the second even when the first fails.
     fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError> {
-        self.client.logout(deadline)
+        let rest = self.client.logout(deadline);
+        let vim25 = self.vim25.logout(deadline);
+        rest.and(vim25)
     }
 }

@@ -3,8 +3,7 @@
 //! unwrapped per dialect, logout; and the handle a signal handler logs out
 //! with.
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use base64::Engine;
 use serde_json::Value;
@@ -15,6 +14,7 @@ use vsphere_http::{Client, Limits, Method, Response};
 
 use crate::dialect::{ApiChoice, Dialect};
 use crate::error::{transport, VapiError};
+use crate::gate::Gate;
 use crate::query::query_string;
 
 /// The header the session token travels in (REST 6.5 docs, cis session
@@ -41,26 +41,11 @@ impl Api {
     }
 }
 
-#[derive(Default)]
-struct SlotState {
-    token: Option<Secret>,
-    api: Option<Api>,
-    logging_in: bool,
-    /// Logged out for good (the signal handler did): no new login.
-    closed: bool,
-}
-
-/// The session, shared with the signal handler's [`LogoutHandle`].
-#[derive(Default)]
-struct SessionSlot {
-    state: Mutex<SlotState>,
-    changed: Condvar,
-}
-
-impl SessionSlot {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// An open session: its token and where it is.
+#[derive(Clone)]
+struct Session {
+    token: Secret,
+    api: Api,
 }
 
 /// A reply: a status and the body.
@@ -75,7 +60,7 @@ pub struct RestClient {
     username: String,
     /// `user:password` in base64, as the Authorization header wants it.
     basic: Secret,
-    slot: Arc<SessionSlot>,
+    gate: Arc<Gate<Session>>,
 }
 
 /// Ends the session from another thread (the signal handler), with a
@@ -83,47 +68,29 @@ pub struct RestClient {
 #[derive(Clone)]
 pub struct LogoutHandle {
     http: Client,
-    slot: Arc<SessionSlot>,
+    gate: Arc<Gate<Session>>,
 }
-
-/// How long the handler waits for a login in flight to finish, so that
-/// the session it opens is deleted too.
-const LOGIN_IN_FLIGHT_WAIT: Duration = Duration::from_millis(2500);
 
 impl LogoutHandle {
     /// Deletes the session, if there is one, and refuses any later login
-    /// (the main thread may still be running and would otherwise log in
-    /// again after a 401). A login in flight is waited for first.
-    /// Whether a session was deleted.
+    /// (see [`Gate`]). Whether a session was deleted.
     pub fn logout(&self, deadline: Deadline) -> Result<bool, BackendError> {
-        let wait_until = Deadline::after(LOGIN_IN_FLIGHT_WAIT).min(deadline);
-        let (token, api) = {
-            let mut s = self.slot.lock();
-            s.closed = true;
-            while s.logging_in && !wait_until.expired() {
-                s = match self.slot.changed.wait_timeout(s, wait_until.remaining()) {
-                    Ok((guard, _)) => guard,
-                    Err(p) => p.into_inner().0,
-                };
-            }
-            (s.token.take(), s.api.clone())
-        };
-        match (token, api) {
-            (Some(token), Some(api)) => {
+        match self.gate.close_waiting(deadline) {
+            Some(session) => {
                 let mut http = self.http.clone();
-                delete_session(&mut http, &api, &token, deadline).map(|()| true)
+                delete_session(&mut http, &session, deadline).map(|()| true)
             }
-            _ => Ok(false),
+            None => Ok(false),
         }
     }
 }
 
 fn delete_session(
     http: &mut Client,
-    api: &Api,
-    token: &Secret,
+    session: &Session,
     deadline: Deadline,
 ) -> Result<(), BackendError> {
+    let Session { token, api } = session;
     let path = format!("{}{}", api.base, api.dialect.session_path());
     let what = format!("DELETE {path}");
     let reply = http
@@ -167,20 +134,20 @@ impl RestClient {
             choice,
             username: username.to_string(),
             basic: Secret::new(basic),
-            slot: Arc::new(SessionSlot::default()),
+            gate: Arc::default(),
         }
     }
 
     pub fn logout_handle(&self) -> LogoutHandle {
         LogoutHandle {
             http: self.http.clone(),
-            slot: Arc::clone(&self.slot),
+            gate: Arc::clone(&self.gate),
         }
     }
 
     /// The API this session speaks, once logged in.
     pub fn api(&self) -> Option<Api> {
-        self.slot.lock().api.clone()
+        self.gate.current().map(|s| s.api)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -191,33 +158,23 @@ impl RestClient {
     /// `/rest` only when `/api` answers 404 (vCenter before 7.0 U2 has no
     /// /api): a 401, a TLS failure or any other answer is the answer.
     pub fn login(&mut self, deadline: Deadline) -> Result<(), BackendError> {
-        {
-            let mut s = self.slot.lock();
-            if s.closed {
-                return Err(BackendError::Fault(
-                    "the agent is stopping: no new session is opened".into(),
-                ));
-            }
-            s.logging_in = true;
-        }
+        self.gate.begin_login()?;
         let result = self.login_somewhere(deadline);
-        let mut s = self.slot.lock();
-        s.logging_in = false;
-        let outcome = match result {
+        match result {
             Ok((api, token)) => {
-                s.token = Some(token);
-                s.api = Some(api);
+                self.gate.end_login(Some(Session { token, api }));
                 Ok(())
             }
-            Err(e) => Err(e),
-        };
-        self.slot.changed.notify_all();
-        outcome
+            Err(e) => {
+                self.gate.end_login(None);
+                Err(e)
+            }
+        }
     }
 
     fn login_somewhere(&mut self, deadline: Deadline) -> Result<(Api, Secret), BackendError> {
         // A session ended under us is logged into again where it was.
-        let known = self.slot.lock().api.clone();
+        let known = self.api();
         let forced = match (&known, &self.choice) {
             (Some(api), _) => Some(api.clone()),
             (None, ApiChoice::Forced { base, dialect }) => Some(Api {
@@ -310,14 +267,9 @@ impl RestClient {
 
     /// Deletes the session (once; later calls do nothing).
     pub fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError> {
-        let (token, api) = {
-            let mut s = self.slot.lock();
-            s.closed = true;
-            (s.token.take(), s.api.clone())
-        };
-        match (token, api) {
-            (Some(token), Some(api)) => delete_session(&mut self.http, &api, &token, deadline),
-            _ => Ok(()),
+        match self.gate.close() {
+            Some(session) => delete_session(&mut self.http, &session, deadline),
+            None => Ok(()),
         }
     }
 
@@ -331,11 +283,7 @@ impl RestClient {
         query: &[(String, String)],
         deadline: Deadline,
     ) -> Result<(String, Reply), BackendError> {
-        let (token, api) = {
-            let s = self.slot.lock();
-            (s.token.clone(), s.api.clone())
-        };
-        let (Some(token), Some(api)) = (token, api) else {
+        let Some(Session { token, api }) = self.gate.current() else {
             return Err(BackendError::NotAuthenticated("not logged in".into()));
         };
         let full = format!("{}{path}", api.base);
@@ -439,6 +387,7 @@ mod tests {
     use std::net::TcpListener;
     use std::sync::mpsc;
     use std::thread::JoinHandle;
+    use std::time::Duration;
 
     use vsphere_http::{Endpoint, Family, TlsPolicy};
 

@@ -14,7 +14,7 @@ use crate::elem::{Elem, Moref};
 use crate::error::Error;
 use crate::fault::FaultKind;
 use crate::http::HttpPost;
-use crate::parse::{self, ServiceContent, VM_READING_PATHS};
+use crate::parse::{self, ObjectContent, ServiceContent, VM_READING_PATHS};
 use crate::transport::Transport;
 
 /// vim25's failures in the core's terms.
@@ -55,6 +55,19 @@ fn vm_moref(vm: &VmId) -> Moref {
     Moref::new("VirtualMachine", &vm.0)
 }
 
+/// The object `obj` of a RetrievePropertiesEx result; its absence is the
+/// server's failure, not an empty state.
+fn object_of<'a>(
+    objs: &'a [ObjectContent],
+    obj: &Moref,
+) -> Result<&'a ObjectContent, BackendError> {
+    objs.iter()
+        .find(|o| o.obj.as_ref() == Some(obj))
+        .ok_or_else(|| {
+            BackendError::Protocol(format!("the server returned no state for {}", obj.value))
+        })
+}
+
 /// Logs the session out from another thread (a signal handler), sharing
 /// the session with the backend.
 #[derive(Clone)]
@@ -67,6 +80,17 @@ impl LogoutHandle {
     pub fn logout(&self, deadline: Deadline) -> Result<(), Error> {
         client::logout(&self.transport, &self.session_manager, deadline)
     }
+}
+
+/// What [`SoapBackend::read_named`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedReading {
+    pub reading: VmReading,
+    /// The name as vCenter stores it, when the server gave it.
+    pub name: Option<String>,
+    /// Properties the server would not read (`missingSet`), each with its
+    /// fault's type (`NoPermission`).
+    pub unreadable: Vec<(String, String)>,
 }
 
 pub struct SoapBackend {
@@ -103,6 +127,37 @@ impl SoapBackend {
 
     pub fn url(&self) -> &str {
         self.client.transport.url()
+    }
+
+    /// One read of `vm` as [`Backend::read`] gives it (no task), with the
+    /// VM's name and what the server would not read, from the same
+    /// request: for a caller that must make sure the VM is the one another
+    /// API named, and say why a state is missing (fence_vmware_rest, whose
+    /// Automation API shares vim25's VM ids).
+    pub fn read_named(
+        &mut self,
+        vm: &VmId,
+        deadline: Deadline,
+    ) -> Result<NamedReading, BackendError> {
+        let vm_ref = vm_moref(vm);
+        let mut paths = VM_READING_PATHS.to_vec();
+        paths.push("name");
+        let objs = self
+            .client
+            .retrieve(
+                &[Wanted {
+                    obj: &vm_ref,
+                    paths: &paths,
+                }],
+                deadline,
+            )
+            .map_err(to_backend)?;
+        let vm_obj = object_of(&objs, &vm_ref)?;
+        Ok(NamedReading {
+            reading: parse::vm_reading(vm_obj, None),
+            name: vm_obj.text("name").map(str::to_string),
+            unreadable: vm_obj.missing.clone(),
+        })
     }
 
     pub fn logout_handle(&self) -> LogoutHandle {
@@ -353,12 +408,7 @@ impl Backend for SoapBackend {
             }
             Err(e) => return Err(to_backend(e)),
         };
-        let vm_obj = objs
-            .iter()
-            .find(|o| o.obj.as_ref() == Some(&vm_ref))
-            .ok_or_else(|| {
-                BackendError::Protocol(format!("the server returned no state for {vm}"))
-            })?;
+        let vm_obj = object_of(&objs, &vm_ref)?;
         let task_state = task_ref.as_ref().map(|t| {
             objs.iter()
                 .find(|o| o.obj.as_ref() == Some(t))

@@ -25,7 +25,7 @@ pub mod parse;
 pub mod reply;
 pub mod transport;
 
-pub use backend::{to_backend, LogoutHandle, SoapBackend};
+pub use backend::{to_backend, LogoutHandle, NamedReading, SoapBackend};
 pub use elem::{Elem, Moref};
 pub use error::Error;
 pub use fault::{Fault, FaultKind};
