@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use agent_framework::{logging, Deadline};
+use agent_framework::{logging, secret, Deadline};
 
 use crate::elem::Elem;
 use crate::envelope::Request;
@@ -42,6 +42,12 @@ impl Transport {
         for header in set_cookies {
             let pair = header.split(';').next().unwrap_or("").trim();
             if pair.starts_with(SESSION_COOKIE) && pair[SESSION_COOKIE.len()..].starts_with('=') {
+                // The cookie is the session: whoever reads it in a -vvv log
+                // or a debug file can act as the fencing user until it
+                // expires. Masked like the password on every log line.
+                let value = &pair[SESSION_COOKIE.len() + 1..];
+                secret::register(value);
+                secret::register(value.trim_matches('"'));
                 if let Ok(mut c) = self.cookie.lock() {
                     *c = Some(pair.to_string());
                 }
@@ -50,8 +56,8 @@ impl Transport {
     }
 
     /// Sends one request and hands the reply's response element to `read`,
-    /// within `deadline`. The request body is logged at trace level unless
-    /// `secret` (Login).
+    /// within `deadline`. The request and reply bodies are logged at trace
+    /// level unless `secret` (Login).
     pub fn call_with<T>(
         &self,
         req: Request,
@@ -85,7 +91,15 @@ impl Transport {
         self.remember_cookie(&reply.set_cookies);
         let (status, text) = (reply.status, reply.body);
         if logging::enabled(logging::Level::Trace) {
-            logging::trace(format!("vim25 {method} reply (HTTP {status}): {text}"));
+            if secret {
+                // Login's reply is the UserSession, whose key names the
+                // session.
+                logging::trace(format!(
+                    "vim25 {method} reply (HTTP {status}, body not shown)"
+                ));
+            } else {
+                logging::trace(format!("vim25 {method} reply (HTTP {status}): {text}"));
+            }
         }
         match with_reply(&text, read) {
             Ok(v) if status < 300 => Ok(v),
@@ -109,5 +123,36 @@ impl Transport {
         self.call_with(req, deadline, secret, |n| {
             Elem::from_node(n).map_err(Error::from)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoHttp;
+
+    impl HttpPost for NoHttp {
+        fn url(&self) -> &str {
+            "https://vc.invalid/sdk"
+        }
+        fn post(&self, _: &HttpRequest<'_>, _: Deadline) -> Result<crate::http::HttpReply, Error> {
+            Err(Error::Connect("no network in this test".into()))
+        }
+    }
+
+    #[test]
+    fn the_session_cookie_is_masked_like_a_password() {
+        let t = Transport::new(Arc::new(NoHttp));
+        t.remember_cookie(&[
+            "vmware_soap_session=\"52b1f0c6d2e4a7\"; Path=/; HttpOnly; Secure".to_string(),
+        ]);
+        let line =
+            secret::mask("Cookie: vmware_soap_session=\"52b1f0c6d2e4a7\" and 52b1f0c6d2e4a7");
+        assert!(!line.contains("52b1f0c6d2e4a7"), "{line}");
+        assert_eq!(
+            t.cookie.lock().unwrap().as_deref(),
+            Some("vmware_soap_session=\"52b1f0c6d2e4a7\"")
+        );
     }
 }
