@@ -490,7 +490,15 @@ impl Ssh {
         session.set_timeout(millis(deadline));
         session.handshake().map_err(|e| {
             if is_timeout(&e) || watchdog.fired() {
-                login_error(e, p, "the SSH banner and key exchange", &watchdog)
+                // libssh2's handshake ends with the request for the
+                // authentication service; a host key means the key
+                // exchange was done.
+                let stage = if session.host_key().is_some() {
+                    "the request for the SSH authentication service"
+                } else {
+                    "the SSH banner and key exchange"
+                };
+                login_error(e, p, stage, &watchdog)
             } else {
                 FenceError::LoginDenied(format!(
                     "SSH handshake with {} failed (is it an SSH server?): {}",
