@@ -179,8 +179,12 @@ fn tcp_connect(p: &Params, deadline: Deadline) -> Result<TcpStream, FenceError> 
             "Connecting to {}: no answer in time (login_timeout or ConnectTimeout)",
             p.label()
         )),
+        // Each address tried is named with what it answered.
+        ConnectError::Failed(tried) if addrs.len() == 1 => {
+            FenceError::LoginDenied(format!("Unable to connect to {tried}"))
+        }
         ConnectError::Failed(tried) => {
-            FenceError::LoginDenied(format!("Unable to connect to {}: {tried}", p.label()))
+            FenceError::LoginDenied(format!("Unable to connect to {host}: {tried}"))
         }
     })
 }
