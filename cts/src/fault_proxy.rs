@@ -19,13 +19,12 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::{Outcome, TempDir};
+use crate::support::{AgentRun, Outcome, TempDir};
 
 /// Where in the server's byte stream a fault starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -554,41 +553,39 @@ pub fn run_with_dns(
     .expect("resolv.conf");
     let up = dir.path().join("up");
     let go = dir.path().join("go");
-    // The shell brings lo up, says so, and starts the agent only once the
-    // test's name server listens inside the namespace.
-    let script = r#"ip link set lo up && mount --bind "$1" /etc/resolv.conf && : > "$2" || exit 97
+    // The shell (unshare's own process: no --fork) brings lo up, writes
+    // its pid, and starts the agent only once the test's name server
+    // listens inside the namespace.
+    let script = r#"ip link set lo up && mount --bind "$1" /etc/resolv.conf || exit 97
+echo $$ > "$2.new" && mv "$2.new" "$2"
 while [ ! -e "$3" ]; do sleep 0.02; done
 shift 3
 exec "$@""#;
-    let started = Instant::now();
-    let mut child = Command::new("unshare")
+    let run = AgentRun::new("unshare")
         .args(["--net", "--mount", "sh", "-c", script, "sh"])
-        .arg(&resolv)
-        .arg(&up)
-        .arg(&go)
-        .arg(program)
+        .args([&resolv, &up, &go])
+        .args([program])
         .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("unshare");
-    let pid = child.id();
-    while !up.exists() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the namespace could not be set up: {status}");
+        .limit(limit);
+    let agent = std::thread::spawn(move || run.run());
+    let started = Instant::now();
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&up)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            break pid;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "namespace not ready"
+            !agent.is_finished() && started.elapsed() < Duration::from_secs(10),
+            "the namespace could not be set up"
         );
         std::thread::sleep(Duration::from_millis(10));
-    }
+    };
     let server = NameServer::start_in(pid, dns);
     std::fs::write(&go, "").expect("go");
-    let out = wait_limited(child, started, limit);
-    let queries = server.stop();
-    (out, queries)
+    let out = agent.join().expect("agent run");
+    (out, server.stop())
 }
 
 /// One agent run in a mount namespace of its own whose /etc/hosts is
@@ -598,54 +595,15 @@ pub fn run_with_hosts(program: &Path, args: &[String], hosts: &str, limit: Durat
     let dir = TempDir::new("hosts");
     let file = dir.path().join("hosts");
     std::fs::write(&file, hosts).expect("hosts");
-    let started = Instant::now();
-    let child = Command::new("unshare")
-        .args([
-            "--mount",
-            "sh",
-            "-c",
-            r#"mount --bind "$1" /etc/hosts || exit 97
+    let script = r#"mount --bind "$1" /etc/hosts || exit 97
 shift
-exec "$@""#,
-            "sh",
-        ])
-        .arg(&file)
-        .arg(program)
+exec "$@""#;
+    AgentRun::new("unshare")
+        .args(["--mount", "sh", "-c", script, "sh"])
+        .args([file.as_path(), program])
         .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("unshare");
-    wait_limited(child, started, limit)
-}
-
-fn wait_limited(child: std::process::Child, started: Instant, limit: Duration) -> Outcome {
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let killer = std::thread::spawn(move || {
-        if rx.recv_timeout(limit).is_err() {
-            // SAFETY: kill(2) on our own child.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
-        }
-    });
-    let out = child.wait_with_output().expect("wait for the agent");
-    let _ = tx.send(());
-    let _ = killer.join();
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < limit,
-        "the agent ran {elapsed:?}, over the test's limit {limit:?}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed,
-    }
+        .limit(limit)
+        .run()
 }
 
 /// A UDP name server on 127.0.0.1:53 inside the network namespace of
