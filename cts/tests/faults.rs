@@ -136,7 +136,14 @@ fn load_alone() -> RwLockWriteGuard<'static, ()> {
     LOAD.write().unwrap_or_else(|p| p.into_inner())
 }
 
-fn report(fault: &str, agent: &str, action: &str, expect: &Expect, out: &Outcome) {
+/// A case's row: what was expected, and what was observed (exit code,
+/// time, first error lines, what the peer says afterwards).
+fn report(
+    (fault, agent, action): (&str, &str, &str),
+    expect: &Expect,
+    out: &Outcome,
+    read_back: &str,
+) {
     let lines = error_lines(out);
     let shown: Vec<String> = lines
         .iter()
@@ -151,7 +158,7 @@ fn report(fault: &str, agent: &str, action: &str, expect: &Expect, out: &Outcome
         })
         .collect();
     append_to_report(&format!(
-        "| {fault} | {agent} | {action} | {} | {} | {:.2} s | {} |",
+        "| {fault} | {agent} | {action} | {} | {} | {:.2} s | {} | {read_back} |",
         expect.describe(),
         out.code,
         out.elapsed.as_secs_f32(),
@@ -175,7 +182,6 @@ fn append_to_report(line: &str) {
 
 /// The checks every case shares; `what` names the case in failures.
 fn check(fault: &str, agent: &str, action: &str, expect: &Expect, out: &Outcome) {
-    report(fault, agent, action, expect, out);
     let what = format!("{fault} / {agent} / {action}");
     let show = format!("\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert_eq!(out.code, 1, "{what}: exit code{show}");
@@ -419,14 +425,27 @@ fn run_vc_case(c: VcCase) {
             run_with_hosts(&program, &args, "127.0.0.1 vcenter.example.test\n", limit)
         }
     };
-    check(c.fault, "fence_vmware", c.action, &c.expect, &out);
-    let what = format!("{} / {}", c.fault, c.action);
     let after = sim.all_states();
     let changed: Vec<(&VmState, Option<&VmState>)> = before
         .iter()
         .map(|b| (b, after.iter().find(|a| a.moref == b.moref)))
         .filter(|(b, a)| Some(*b) != *a)
         .collect();
+    let s = sim.sessions();
+    let vms = match changed.as_slice() {
+        [] => "VMs unchanged".to_string(),
+        [(b, None)] => format!("{} deleted", b.name),
+        [(b, Some(a))] if b.power != a.power => format!("{} {} → {}", b.name, b.power, a.power),
+        _ => format!("{} VMs changed", changed.len()),
+    };
+    report(
+        (c.fault, "fence_vmware", c.action),
+        &c.expect,
+        &out,
+        &format!("{vms}; sessions {}/{}/{}", s.logins, s.logouts, s.active),
+    );
+    check(c.fault, "fence_vmware", c.action, &c.expect, &out);
+    let what = format!("{} / {}", c.fault, c.action);
     match c.after {
         After::Unchanged => assert!(changed.is_empty(), "{what}: VMs changed: {changed:?}"),
         After::Off => {
@@ -440,7 +459,6 @@ fn run_vc_case(c: VcCase) {
             assert!(changed[0].1.is_none(), "{what}: the VM is still there");
         }
     }
-    let s = sim.sessions();
     let want = Sessions {
         logins: c.sessions.logins,
         logouts: c.sessions.logouts,
@@ -790,9 +808,19 @@ fn vcenter_session_expired_once_is_logged_into_again() {
         .arg_ca(&sim)
         .limit(Duration::from_secs(20))
         .run();
+    let s = sim.sessions();
+    append_to_report(&format!(
+        "| NotAuthenticated after Login, once | fence_vmware | status | exit 0 in ≤ {} s: Status: ON, logged in again | {} | {:.2} s | {} | VMs unchanged; sessions {}/{}/{} |",
+        budget(&[LOGIN, SHELL]).as_secs(),
+        out.code,
+        out.elapsed.as_secs_f32(),
+        out.stdout.trim(),
+        s.logins,
+        s.logouts,
+        s.active
+    ));
     out.assert_code(0).assert_stdout_has("Status: ON");
     assert!(out.elapsed <= budget(&[LOGIN, SHELL]), "{:?}", out.elapsed);
-    let s = sim.sessions();
     assert_eq!((s.logins, s.logouts, s.active), (2, 1, 0), "{}", out.stderr);
 }
 
@@ -987,22 +1015,28 @@ fn run_esxi_case(c: EsxiCase) {
             out
         }
     };
+    let after = h.states();
+    let open = h.wait_sessions_closed();
+    let vms = if after == before {
+        "VMs unchanged".to_string()
+    } else {
+        format!("VMs changed: {after:?}")
+    };
+    report(
+        (c.fault, "fence_vmware_esxi", c.action),
+        &c.expect,
+        &out,
+        &format!("{vms}; SSH sessions left {open}"),
+    );
     check(c.fault, "fence_vmware_esxi", c.action, &c.expect, &out);
+    let what = format!("{} / {}", c.fault, c.action);
     assert_eq!(
-        h.states(),
+        after,
         before,
-        "{} / {}: VM states changed; calls: {:?}",
-        c.fault,
-        c.action,
+        "{what}: VM states changed; calls: {:?}",
         h.calls()
     );
-    assert_eq!(
-        h.wait_sessions_closed(),
-        0,
-        "{} / {}: SSH sessions left open",
-        c.fault,
-        c.action
-    );
+    assert_eq!(open, 0, "{what}: SSH sessions left open");
 }
 
 fn esxi_cases() -> Vec<EsxiCase> {
@@ -1164,7 +1198,13 @@ fn ipv6_loopback() -> bool {
 }
 
 /// What every form must give: the right answer, within the timeouts.
-fn assert_form(form: &str, out: &Outcome, answer: &str) {
+fn assert_form(agent: &str, form: &str, out: &Outcome, answer: &str) {
+    append_to_report(&format!(
+        "FORM {agent} ip={form}: exit {} in {:.2} s, {}",
+        out.code,
+        out.elapsed.as_secs_f32(),
+        out.stdout.trim()
+    ));
     assert_eq!(
         out.code, 0,
         "ip={form}: exit code\nstdout:\n{}\nstderr:\n{}",
@@ -1192,7 +1232,7 @@ fn assert_first_address_given_up(out: &Outcome) {
 /// The name with two addresses of TWO_ADDRESSES, the first swallowing
 /// SYNs on `port`: the agent gives it up in time and gets the answer from
 /// the second.
-fn assert_two_addresses(program: &std::path::Path, args: &[String], port: u16) {
+fn assert_two_addresses(agent: &str, program: &std::path::Path, args: &[String], port: u16) {
     if !namespaces_available() {
         return;
     }
@@ -1202,6 +1242,7 @@ fn assert_two_addresses(program: &std::path::Path, args: &[String], port: u16) {
     };
     let out = run_with_hosts(program, args, TWO_ADDRESSES, Duration::from_secs(20));
     assert_form(
+        agent,
         "localhost (::1 swallowing SYNs, then 127.0.0.1)",
         &out,
         "Status: ON",
@@ -1231,18 +1272,18 @@ fn fence_vmware_every_form_of_ip() {
             .run()
     };
     for ip in ["127.0.0.1", "localhost"] {
-        assert_form(ip, &status(ip, sim.port), "Status: ON");
+        assert_form("fence_vmware", ip, &status(ip, sim.port), "Status: ON");
     }
     if ipv6_loopback() {
         // The simulator listens on 127.0.0.1; a proxy on ::1 reaches it
         // (its certificate names ::1 too).
         let v6 = FaultProxy::start_on("[::1]:0", ([127, 0, 0, 1], sim.port).into(), Fault::Pass);
         for ip in ["::1", "[::1]"] {
-            assert_form(ip, &status(ip, v6.port), "Status: ON");
+            assert_form("fence_vmware", ip, &status(ip, v6.port), "Status: ON");
         }
         let mut args = fence_vmware_args("localhost", sim.port, "status");
         args.push(ca.clone());
-        assert_two_addresses(&program, &args, sim.port);
+        assert_two_addresses("fence_vmware", &program, &args, sim.port);
     } else {
         no_ipv6();
     }
@@ -1277,15 +1318,15 @@ fn fence_vmware_esxi_every_form_of_ip() {
             .run()
     };
     for ip in ["127.0.0.1", "localhost"] {
-        assert_form(ip, &status(ip, h.port), "Status: ON");
+        assert_form("fence_vmware_esxi", ip, &status(ip, h.port), "Status: ON");
     }
     match &v6 {
         Some(p) => {
             for ip in ["::1", "[::1]"] {
-                assert_form(ip, &status(ip, p.port), "Status: ON");
+                assert_form("fence_vmware_esxi", ip, &status(ip, p.port), "Status: ON");
             }
             let args = esxi_args("localhost", h.port, &known, "status");
-            assert_two_addresses(&program, &args, h.port);
+            assert_two_addresses("fence_vmware_esxi", &program, &args, h.port);
         }
         None => no_ipv6(),
     }
