@@ -81,7 +81,7 @@ struct Live {
 }
 
 struct Shared {
-    fault: Mutex<Fault>,
+    fault: Fault,
     /// A [`Trigger::Reply`] fires once; then the proxy passes everything.
     reply_fault_used: AtomicBool,
     stop: AtomicBool,
@@ -132,7 +132,7 @@ impl FaultProxy {
             .set_nonblocking(true)
             .expect("non-blocking listener");
         let shared = Arc::new(Shared {
-            fault: Mutex::new(fault),
+            fault,
             reply_fault_used: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
@@ -145,12 +145,6 @@ impl FaultProxy {
             shared,
             acceptor: Some(acceptor),
         }
-    }
-
-    /// The fault for connections accepted from now on.
-    pub fn set(&self, fault: Fault) {
-        *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
-        self.shared.reply_fault_used.store(false, Ordering::SeqCst);
     }
 
     /// Connections accepted so far.
@@ -222,11 +216,7 @@ fn accept_loop(listener: &TcpListener, upstream: SocketAddr, shared: &Arc<Shared
         let _ = client.set_nonblocking(false);
         let _ = client.set_nodelay(true);
         let client = Arc::new(client);
-        let fault = shared
-            .fault
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let fault = shared.fault.clone();
         let server = match fault {
             Fault::Silent => None,
             _ => match TcpStream::connect(upstream) {

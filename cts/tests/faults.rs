@@ -15,8 +15,9 @@
 //! children) whenever the peer is still reachable.
 //!
 //! With CTS_FAULT_REPORT=FILE, each case appends its row (fault, agent,
-//! action, expected, observed exit code, time and first lines) to FILE:
-//! cts/RELIABILITY.md's table comes from such a run.
+//! action, expected, observed exit code, time, first lines and what the
+//! peer reads back) to FILE: cts/RELIABILITY.md's tables come from such a
+//! run.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -417,7 +418,13 @@ fn run_vc_case(c: VcCase) {
         Route::Dns(dns) => {
             let mut args = fence_vmware_args("vcenter.example.test", sim.port, c.action);
             args.push(tls);
-            run_with_dns(&program, &args, dns, limit).0
+            let (out, queries) = run_with_dns(&program, &args, dns, limit);
+            assert!(
+                queries >= 1,
+                "{}: no query reached the name server",
+                c.fault
+            );
+            out
         }
         Route::NameNotInCertificate => {
             let mut args = fence_vmware_args("vcenter.example.test", sim.port, c.action);
@@ -805,7 +812,7 @@ fn vcenter_session_expired_once_is_logged_into_again() {
     sim.expire_session_at("RetrievePropertiesEx", 1);
     let out = AgentRun::new(bin("fence_vmware"))
         .args(fence_vmware_args("127.0.0.1", sim.port, "status"))
-        .arg_ca(&sim)
+        .args([format!("--cacert={}", sim.ca().display())])
         .limit(Duration::from_secs(20))
         .run();
     let s = sim.sessions();
@@ -822,16 +829,6 @@ fn vcenter_session_expired_once_is_logged_into_again() {
     out.assert_code(0).assert_stdout_has("Status: ON");
     assert!(out.elapsed <= budget(&[LOGIN, SHELL]), "{:?}", out.elapsed);
     assert_eq!((s.logins, s.logouts, s.active), (2, 1, 0), "{}", out.stderr);
-}
-
-trait CaArg {
-    fn arg_ca(self, sim: &Vcsim) -> Self;
-}
-
-impl CaArg for AgentRun {
-    fn arg_ca(self, sim: &Vcsim) -> Self {
-        self.args([format!("--cacert={}", sim.ca().display())])
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -990,7 +987,13 @@ fn run_esxi_case(c: EsxiCase) {
         SshRoute::Dns(dns) => {
             let known = h.known_hosts_file();
             let args = esxi_args("esxi.example.test", h.port, &known, c.action);
-            run_with_dns(&program, &args, dns, limit).0
+            let (out, queries) = run_with_dns(&program, &args, dns, limit);
+            assert!(
+                queries >= 1,
+                "{}: no query reached the name server",
+                c.fault
+            );
+            out
         }
         SshRoute::KeyRotated => {
             let known = h.known_hosts_file();
