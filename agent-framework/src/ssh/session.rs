@@ -70,6 +70,14 @@ const COMMAND_GRACE: Duration = Duration::from_secs(1);
 /// disconnect message at the end.
 const CLEANUP: Duration = Duration::from_millis(500);
 
+/// When the watchdog ends the session for work bounded by `deadline`:
+/// COMMAND_GRACE after it, or after now when it has passed already (a
+/// command given no time left fails by libssh2's own timeout, and the
+/// session stays usable).
+fn grace_after(deadline: Deadline) -> std::time::Instant {
+    deadline.instant().max(std::time::Instant::now()) + COMMAND_GRACE
+}
+
 /// What a command printed and how it ended.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -546,7 +554,7 @@ impl Ssh {
                 self.label
             )));
         }
-        let _armed = self.watchdog.arm(deadline.instant() + COMMAND_GRACE);
+        let mut armed = self.watchdog.arm(grace_after(deadline));
         let fail = |e: ssh2::Error, what: &str| -> FenceError {
             if is_timeout(&e) || self.watchdog.fired() {
                 timed_out()
@@ -602,19 +610,27 @@ impl Ssh {
         let (stdout, stderr) = match result {
             Ok(v) => v,
             Err(e) => {
-                // Do not wait for a hung command: close its channel with a
-                // short bound and report.
-                self.session.set_timeout(millis_of(CLEANUP));
+                // Do not wait for a hung command: close and free its
+                // channel (libssh2 waits for the device's close in both),
+                // together within CLEANUP, and report. The session stays
+                // usable for the next command.
+                let cleanup = Deadline::after(CLEANUP);
+                armed.extend(grace_after(cleanup));
+                self.session.set_timeout(millis(cleanup));
                 let _ = channel.close();
+                self.session.set_timeout(millis(cleanup));
+                drop(channel);
                 return Err(e);
             }
         };
         self.session.set_timeout(millis(deadline));
         let _ = channel.wait_close();
+        let status = channel.exit_status().ok();
+        self.session.set_timeout(millis(deadline));
+        drop(channel);
         if self.watchdog.fired() {
             return Err(timed_out());
         }
-        let status = channel.exit_status().ok();
         let out = Output {
             status,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -636,9 +652,7 @@ impl Ssh {
     /// Log out and close the connection, bounded by a short wait.
     pub fn close(&mut self) {
         if !self.watchdog.fired() {
-            let _armed = self
-                .watchdog
-                .arm(std::time::Instant::now() + CLEANUP + COMMAND_GRACE);
+            let _armed = self.watchdog.arm(grace_after(Deadline::after(CLEANUP)));
             self.session.set_timeout(millis_of(CLEANUP));
             let _ = self
                 .session
@@ -652,6 +666,18 @@ impl Ssh {
 mod tests {
     use super::*;
     use std::borrow::Cow;
+
+    /// A command given a deadline that has passed still gets the whole
+    /// grace before the watchdog may end the session: libssh2's own
+    /// timeout fails it first, and the next command can run.
+    #[test]
+    fn the_grace_counts_from_now_when_the_deadline_has_passed() {
+        let now = std::time::Instant::now();
+        let past = Deadline::at(now.checked_sub(Duration::from_secs(5)).unwrap_or(now));
+        assert!(grace_after(past) >= now + COMMAND_GRACE);
+        let later = Deadline::after(Duration::from_secs(10));
+        assert_eq!(grace_after(later), later.instant() + COMMAND_GRACE);
+    }
 
     #[test]
     fn every_prompt_gets_the_password_and_empty_rounds_get_nothing() {

@@ -44,6 +44,15 @@ pub(super) struct Armed<'a> {
     watchdog: &'a Watchdog,
 }
 
+impl Armed<'_> {
+    /// Moves the deadline (later, for a cleanup after the work itself).
+    pub fn extend(&mut self, at: Instant) {
+        let mut s = self.watchdog.shared.lock();
+        s.deadline = Some(at);
+        self.watchdog.shared.wake.notify_all();
+    }
+}
+
 impl Drop for Armed<'_> {
     fn drop(&mut self) {
         let mut s = self.watchdog.shared.lock();
@@ -150,6 +159,21 @@ mod tests {
         assert!(matches!(r, Ok(0) | Err(_)), "{r:?}");
         assert!(took >= Duration::from_millis(290), "{took:?}");
         assert!(took < Duration::from_millis(900), "{took:?}");
+        assert!(dog.fired());
+    }
+
+    /// Extended before the first deadline (a cleanup after the work),
+    /// the watchdog waits for the new one.
+    #[test]
+    fn an_extended_deadline_replaces_the_first() {
+        let (client, _server) = pair();
+        let dog = Watchdog::new(client.try_clone().unwrap());
+        let started = Instant::now();
+        let mut armed = dog.arm(started + Duration::from_millis(100));
+        armed.extend(started + Duration::from_millis(400));
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(!dog.fired(), "fired at the first deadline");
+        std::thread::sleep(Duration::from_millis(300));
         assert!(dog.fired());
     }
 
