@@ -24,6 +24,9 @@ PACKAGES=(
     # the man page and the unit; vsphere-http: openssl for RSA keys and s_server
     # as a real TLS peer
     ipmitool openssl python3 groff-base systemd
+    # the fault matrix (cts/tests/faults.rs): ip, for the loopback of the
+    # network namespaces where its name servers answer
+    iproute2
 )
 
 missing=()

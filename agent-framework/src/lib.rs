@@ -14,7 +14,8 @@
 //! re-exported here, and the modules used as families of functions:
 //! [`run`] (the agent's `main`), [`logging`], [`signals`] (cleanup on
 //! SIGTERM/SIGINT), [`subprocess`] (helper programs with a deadline),
-//! [`password_script`], [`secret`] (the masking of secrets in any text);
+//! [`password_script`], [`secret`] (the masking of secrets in any text),
+//! [`net`] (host name resolution and TCP connection within a deadline);
 //! with the `ssh` feature also `ssh`. Everything else (parsing,
 //! validation, the actions, metadata and man page generation) is private
 //! and may change.
@@ -80,6 +81,7 @@ mod input;
 pub mod logging;
 mod manpage;
 mod metadata;
+pub mod net;
 mod options;
 pub mod password_script;
 pub mod run;

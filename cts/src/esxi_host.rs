@@ -244,19 +244,24 @@ pub struct FakeEsxi {
 
 impl FakeEsxi {
     pub fn openssh() -> FakeEsxi {
-        FakeEsxi::start(Server::OpenSsh, true)
+        FakeEsxi::start(Server::OpenSsh, true, "")
+    }
+
+    /// OpenSSH with these lines added to its sshd_config.
+    pub fn openssh_with_config(extra: &str) -> FakeEsxi {
+        FakeEsxi::start(Server::OpenSsh, true, extra)
     }
 
     pub fn dropbear() -> FakeEsxi {
-        FakeEsxi::start(Server::Dropbear, true)
+        FakeEsxi::start(Server::Dropbear, true, "")
     }
 
     /// A host whose shell has no vim-cmd (some other SSH server).
     pub fn without_vim_cmd() -> FakeEsxi {
-        FakeEsxi::start(Server::OpenSsh, false)
+        FakeEsxi::start(Server::OpenSsh, false, "")
     }
 
-    fn start(kind: Server, with_vim_cmd: bool) -> FakeEsxi {
+    fn start(kind: Server, with_vim_cmd: bool, extra_config: &str) -> FakeEsxi {
         ensure_user();
         let tmp = TempDir::new("esxi");
         let t = tmp.path().to_path_buf();
@@ -280,7 +285,7 @@ impl FakeEsxi {
             std::fs::write(dir.join("log"), "").unwrap();
             chown_user(&dir);
             let (child, host_keys) = match kind {
-                Server::OpenSsh => start_sshd(&t, port, &dir),
+                Server::OpenSsh => start_sshd(&t, port, &dir, extra_config),
                 Server::Dropbear => start_dropbear(&t, port),
             };
             let mut child = child;
@@ -497,7 +502,7 @@ fn log_file(t: &Path) -> Stdio {
     Stdio::from(std::fs::File::create(t.join("server.log")).unwrap())
 }
 
-fn start_sshd(t: &Path, port: u16, dir: &Path) -> (Child, Vec<String>) {
+fn start_sshd(t: &Path, port: u16, dir: &Path, extra_config: &str) -> (Child, Vec<String>) {
     let _ = std::fs::create_dir_all("/run/sshd");
     let mut keys = Vec::new();
     let mut host_key_lines = String::new();
@@ -530,7 +535,8 @@ fn start_sshd(t: &Path, port: u16, dir: &Path) -> (Child, Vec<String>) {
              AuthorizedKeysFile {}/authorized_keys\n\
              AllowUsers {USER}\n\
              MaxStartups 100\n\
-             LogLevel VERBOSE\n",
+             LogLevel VERBOSE\n\
+             {extra_config}",
             dir.display()
         ),
     )
@@ -590,5 +596,79 @@ impl FakeEsxi {
         std::fs::create_dir_all(&dir).unwrap();
         chown_user(&dir);
         self.write(&format!("vms.d/{vmid}/guestinfo.d/{key}"), value);
+    }
+}
+
+/// What the fault matrix (cts/tests/faults.rs) asks of the real sshd.
+impl FakeEsxi {
+    /// SSH connections the server holds now: sshd forks one child per
+    /// connection, which lives as long as the session.
+    pub fn open_sessions(&self) -> usize {
+        let me = self.child.id().to_string();
+        std::fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| {
+                        let stat =
+                            std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                        // "pid (comm) state ppid ...": comm may hold ") ".
+                        stat.rfind(')')
+                            .and_then(|close| stat[close + 1..].split_whitespace().nth(1))
+                            == Some(me.as_str())
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Waits (up to 5 s: sshd notices a closed connection at its next
+    /// read) until the server holds no session; returns how many remain.
+    pub fn wait_sessions_closed(&self) -> usize {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = self.open_sessions();
+            if n == 0 || Instant::now() >= until {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// New host keys, as when an ESXi host is reinstalled: the key files
+    /// are made again and sshd (OpenSSH only) reloads them on SIGHUP.
+    /// `host_keys` then holds the new ones; a known_hosts file written
+    /// before still trusts the old ones.
+    pub fn rotate_host_keys(&mut self) {
+        assert_eq!(
+            self.kind,
+            Server::OpenSsh,
+            "dropbear cannot reload its keys"
+        );
+        let t = self.tmp.path().to_path_buf();
+        let mut keys = Vec::new();
+        for kind in ["ed25519", "ecdsa"] {
+            let name = format!("ssh_host_{kind}_key_{}", self.port);
+            let _ = std::fs::remove_file(t.join(&name));
+            let _ = std::fs::remove_file(t.join(format!("{name}.pub")));
+            let (_, public) = keygen(&t, &name, kind);
+            let mut words = public.split_whitespace();
+            keys.push(format!(
+                "{} {}",
+                words.next().unwrap_or_default(),
+                words.next().unwrap_or_default()
+            ));
+        }
+        self.host_keys = keys;
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGHUP);
+        }
+        // sshd re-executes itself: wait until it listens again.
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            wait_ready(&mut self.child, self.port),
+            "sshd did not come back after SIGHUP"
+        );
     }
 }

@@ -2,5 +2,6 @@
 //! starting the real peers the agents talk to (each in its own module).
 
 pub mod esxi_host;
+pub mod fault_proxy;
 pub mod support;
 pub mod vcsim;

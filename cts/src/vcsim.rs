@@ -533,3 +533,50 @@ impl Vcsim {
         ));
     }
 }
+
+/// Faults on cue (cts/vcsim/faults.go): what a vCenter in trouble answers.
+impl Vcsim {
+    /// The next `count` calls of SOAP `method` get HTTP `status` with a
+    /// SOAP fault of vim25 type `fault` saying `text`, never reaching the
+    /// simulator.
+    pub fn fail_soap_with_fault(
+        &self,
+        method: &str,
+        count: u32,
+        status: u16,
+        fault: &str,
+        text: &str,
+    ) {
+        self.post(&format!(
+            "/faults/soap?method={}&count={count}&status={status}&fault={}&text={}",
+            encode(method),
+            encode(fault),
+            encode(text)
+        ));
+    }
+
+    /// The next `count` calls of SOAP `method` get HTTP `status` with
+    /// `text` as a plain body (none when empty).
+    pub fn fail_soap_with_text(&self, method: &str, count: u32, status: u16, text: &str) {
+        self.post(&format!(
+            "/faults/soap?method={}&count={count}&status={status}&text={}",
+            encode(method),
+            encode(text)
+        ));
+    }
+
+    /// The next `count` calls of SOAP `method` find their session ended
+    /// (not counted as a logout).
+    pub fn expire_session_at(&self, method: &str, count: u32) {
+        self.post(&format!(
+            "/faults/soap?method={}&count={count}&expire=1",
+            encode(method)
+        ));
+    }
+
+    /// The VM's next power call: `fail` (a task that fails), `hang` (a task
+    /// that never ends) or `delete` (the VM destroyed just before).
+    pub fn next_power(&self, moref: &str, what: &str) {
+        self.post(&format!("/vm/next-power?moref={}&do={what}", encode(moref)));
+    }
+}

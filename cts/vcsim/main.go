@@ -64,6 +64,7 @@
 //     raises: moved-or-copied, serial-file, out-of-space, or none
 //     GET  /answers             every AnswerVM accepted, in order
 //     GET  /inventory           same content as DIR/inventory.json
+//     POST /faults/soap, POST /vm/next-power  faults on cue: see faults.go
 //
 // Files written to the state directory (-state-dir DIR): ca.pem and
 // server-fingerprint (unless -plain-http), inventory.json, and last
@@ -551,6 +552,9 @@ func (f *frontEnd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		state.calls[name]++
 		state.mu.Unlock()
 	}
+	if injectSoapFault(w, r, name) { // faults.go
+		return
+	}
 
 	switch name {
 	case "Login":
@@ -670,6 +674,9 @@ func (f *frontEnd) power(w http.ResponseWriter, r *http.Request, body []byte, na
 	}
 	var power types.VirtualMachinePowerState
 	withLock(vm, func() { power = vm.Runtime.PowerState })
+	if nextPowerFault(w, vm, name) { // faults.go; releases state.mu
+		return
+	}
 	target := types.VirtualMachinePowerStatePoweredOn
 	if name == "PowerOffVM_Task" {
 		target = types.VirtualMachinePowerStatePoweredOff
@@ -1765,7 +1772,7 @@ func main() {
 	}
 
 	soapServer := &http.Server{Handler: &frontEnd{next: svc.ServeMux}, ErrorLog: log.Default()}
-	controlServer := &http.Server{Handler: withRESTControl(controlHandler())}
+	controlServer := &http.Server{Handler: withFaultControl(withRESTControl(controlHandler()))}
 	go func() {
 		if err := soapServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Fatalf("soap server: %v", err)

@@ -11,6 +11,7 @@
 pub mod known_hosts;
 pub mod options;
 mod session;
+mod watchdog;
 
 use std::path::PathBuf;
 

@@ -3,16 +3,19 @@
 //! devices run out of them and need a reboot to get them back.
 
 use std::io::{ErrorKind, Read};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::logging;
+use crate::net::{self, ConnectError, Family, ResolveError, Resolver, SystemResolver};
 use crate::{Deadline, FenceError, Secret};
 use ssh2::{ErrorCode, HashType, KeyboardInteractivePrompt, MethodType, Prompt, Session};
 
 use super::known_hosts::{self, Verdict};
 use super::options::Strict;
+use super::watchdog::Watchdog;
 
 /// Everything needed to open the session.
 pub struct Params {
@@ -38,10 +41,11 @@ pub struct Params {
 impl Params {
     /// `host:port` as messages show it.
     pub fn label(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
+        let host = host_of(self);
+        if host.contains(':') {
+            format!("[{host}]:{}", self.port)
         } else {
-            format!("{}:{}", self.host, self.port)
+            format!("{host}:{}", self.port)
         }
     }
 }
@@ -52,6 +56,26 @@ pub struct Ssh {
     tcp: TcpStream,
     label: String,
     agent: String,
+    /// Shuts the socket down when the work in progress outlasts its
+    /// deadline by [`COMMAND_GRACE`]: the wall-clock backstop of
+    /// libssh2's per-call timeouts.
+    watchdog: Watchdog,
+}
+
+/// How long past a command's deadline libssh2 may still be waiting before
+/// the watchdog ends the session: libssh2's own timeout (which leaves the
+/// session usable for the next command) gets the first chance.
+const COMMAND_GRACE: Duration = Duration::from_secs(1);
+/// The bound of closing a timed-out command's channel, and of the
+/// disconnect message at the end.
+const CLEANUP: Duration = Duration::from_millis(500);
+
+/// When the watchdog ends the session for work bounded by `deadline`:
+/// COMMAND_GRACE after it, or after now when it has passed already (a
+/// command given no time left fails by libssh2's own timeout, and the
+/// session stays usable).
+fn grace_after(deadline: Deadline) -> std::time::Instant {
+    deadline.instant().max(std::time::Instant::now()) + COMMAND_GRACE
 }
 
 /// What a command printed and how it ended.
@@ -69,11 +93,13 @@ const LIBSSH2_ERROR_SOCKET_RECV: i32 = -43;
 /// Output larger than this is no fencing device's answer: stop reading.
 const MAX_OUTPUT: usize = 16 << 20;
 
+fn millis_of(d: Duration) -> u32 {
+    d.as_millis().clamp(1, u32::MAX as u128) as u32
+}
+
+/// libssh2's timeout for the next call: the time left.
 fn millis(deadline: Deadline) -> u32 {
-    deadline
-        .socket_timeout()
-        .as_millis()
-        .clamp(1, u32::MAX as u128) as u32
+    millis_of(deadline.socket_timeout())
 }
 
 fn is_timeout(e: &ssh2::Error) -> bool {
@@ -125,60 +151,50 @@ impl KeyboardInteractivePrompt for PasswordPrompter<'_> {
     }
 }
 
-fn resolve(p: &Params) -> Result<Vec<SocketAddr>, FenceError> {
-    let addrs: Vec<SocketAddr> = (p.host.as_str(), p.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            FenceError::LoginDenied(format!("Unable to resolve host name {}: {e}", p.host))
-        })?
-        .filter(|a| (!p.inet4_only || a.is_ipv4()) && (!p.inet6_only || a.is_ipv6()))
-        .collect();
-    if addrs.is_empty() {
-        let family = if p.inet4_only { "IPv4" } else { "IPv6" };
-        return Err(FenceError::LoginDenied(format!(
-            "{} has no {family} address",
-            p.host
-        )));
-    }
-    Ok(addrs)
+/// The host as the resolver and known_hosts take it: an IPv6 address
+/// may be written in brackets (`[::1]`), as in URLs and known_hosts.
+fn host_of(p: &Params) -> &str {
+    net::unbracketed(p.host.trim())
 }
 
+fn family_of(p: &Params) -> Family {
+    Family::from_flags(p.inet4_only, p.inet6_only)
+}
+
+/// The bounded resolver and connect the vSphere agents use too: DNS that
+/// never answers, and addresses that swallow SYNs, end at the deadline.
 fn tcp_connect(p: &Params, deadline: Deadline) -> Result<TcpStream, FenceError> {
-    let addrs = resolve(p)?;
+    let host = host_of(p);
+    let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver);
+    let addrs =
+        net::addresses(&resolver, host, p.port, family_of(p), deadline).map_err(|e| match e {
+            ResolveError::TimedOut => FenceError::TimedOut(format!(
+                "Resolving the host name {host}: no answer within login_timeout"
+            )),
+            ResolveError::NoAddress(family) => {
+                FenceError::LoginDenied(format!("{host} has no {} address", family.name()))
+            }
+            ResolveError::Failed(reason) => {
+                FenceError::LoginDenied(format!("Unable to resolve host name {host}: {reason}"))
+            }
+        })?;
     let deadline = match p.connect_timeout {
         Some(t) => deadline.within(t),
         None => deadline,
     };
-    let mut last: Option<std::io::Error> = None;
-    let mut timed_out = false;
-    for a in &addrs {
-        if deadline.expired() {
-            timed_out = true;
-            break;
-        }
-        logging::debug(format!("Connecting to {a}"));
-        match TcpStream::connect_timeout(a, deadline.socket_timeout()) {
-            Ok(s) => return Ok(s),
-            Err(e) => {
-                logging::debug(format!("Connecting to {a}: {e}"));
-                if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock {
-                    timed_out = true;
-                }
-                last = Some(e);
-            }
-        }
-    }
-    if timed_out {
-        return Err(FenceError::TimedOut(format!(
+    net::connect(&addrs, deadline).map_err(|e| match e {
+        ConnectError::TimedOut(_) => FenceError::TimedOut(format!(
             "Connecting to {}: no answer in time (login_timeout or ConnectTimeout)",
             p.label()
-        )));
-    }
-    Err(FenceError::LoginDenied(format!(
-        "Unable to connect to {}: {}",
-        p.label(),
-        last.map(|e| e.to_string()).unwrap_or_default()
-    )))
+        )),
+        // Each address tried is named with what it answered.
+        ConnectError::Failed(tried) if addrs.len() == 1 => {
+            FenceError::LoginDenied(format!("Unable to connect to {tried}"))
+        }
+        ConnectError::Failed(tried) => {
+            FenceError::LoginDenied(format!("Unable to connect to {host}: {tried}"))
+        }
+    })
 }
 
 fn known_hosts_files(p: &Params) -> Vec<PathBuf> {
@@ -204,7 +220,7 @@ fn verify_host_key(
         .host_key_hash(HashType::Sha256)
         .map(known_hosts::fingerprint)
         .unwrap_or_else(|| "SHA256:?".into());
-    let name = known_hosts::lookup_name(&p.host, p.port);
+    let name = known_hosts::lookup_name(host_of(p), p.port);
     let files = known_hosts_files(p)
         .iter()
         .map(|f| f.display().to_string())
@@ -220,7 +236,10 @@ fn verify_host_key(
     } else {
         format!("-p {} ", p.port)
     };
-    let keyscan = format!("ssh-keyscan {port_arg}-t {ktype} {} >> {user_file}", p.host);
+    let keyscan = format!(
+        "ssh-keyscan {port_arg}-t {ktype} {} >> {user_file}",
+        host_of(p)
+    );
     match known_hosts::check(entries, &name, &key) {
         Verdict::Match(e) => {
             logging::debug(format!(
@@ -315,10 +334,13 @@ fn append_known_host(path: &std::path::Path, line: &str) -> std::io::Result<()> 
     writeln!(f, "{line}")
 }
 
-fn auth_error(e: ssh2::Error, p: &Params, what: &str) -> FenceError {
-    if is_timeout(&e) {
+/// What a failed libssh2 call during the login means. Once the watchdog
+/// has shut the socket down, whatever libssh2 says (a closed socket,
+/// mostly) is the login_timeout passing.
+fn login_error(e: ssh2::Error, p: &Params, what: &str, watchdog: &Watchdog) -> FenceError {
+    if is_timeout(&e) || watchdog.fired() {
         FenceError::TimedOut(format!(
-            "{what} on {}: no answer within login_timeout",
+            "{what} with {}: not done within login_timeout",
             p.label()
         ))
     } else if is_disconnect(&e) {
@@ -328,113 +350,140 @@ fn auth_error(e: ssh2::Error, p: &Params, what: &str) -> FenceError {
             e.message()
         ))
     } else {
-        FenceError::LoginDenied(format!("{what} on {} failed: {}", p.label(), e.message()))
+        FenceError::LoginDenied(format!("{what} with {} failed: {}", p.label(), e.message()))
     }
 }
 
-fn authenticate(session: &Session, p: &Params) -> Result<(), FenceError> {
-    let user = p.user.as_str();
-    let offered = match session.auth_methods(user) {
-        Ok(m) => m.to_string(),
-        Err(_) if session.authenticated() => return Ok(()),
-        Err(e) => return Err(auth_error(e, p, "asking for the login methods")),
-    };
-    logging::debug(format!("{} offers: {offered}", p.label()));
-    let offers = |m: &str| offered.split(',').any(|o| o.trim() == m);
-    let mut tried: Vec<String> = Vec::new();
-    let mut causes: Vec<String> = Vec::new();
-    let mut note = |e: ssh2::Error, what: &str| -> Result<(), FenceError> {
-        if is_timeout(&e) || is_disconnect(&e) {
-            return Err(auth_error(e, p, what));
-        }
-        logging::debug(format!("{what}: {}", e.message()));
-        causes.push(format!("{what}: {}", e.message()));
-        Ok(())
-    };
+/// Every libssh2 call of the login gets the time left, not a fresh
+/// timeout of its own.
+struct Login<'a> {
+    session: &'a Session,
+    p: &'a Params,
+    deadline: Deadline,
+    watchdog: &'a Watchdog,
+}
 
-    if let Some(id) = &p.identity_file {
-        if offers("publickey") {
-            tried.push(format!("publickey ({})", id.display()));
-            let passphrase = p.password.as_ref().map(Secret::expose);
-            if let Err(e) = session.userauth_pubkey_file(user, None, id, passphrase) {
-                note(e, "publickey")?;
-            }
-        }
+impl Login<'_> {
+    fn bound(&self) {
+        self.session.set_timeout(millis(self.deadline));
     }
-    if !session.authenticated() {
-        if let Some(pw) = &p.password {
-            if offers("keyboard-interactive") {
-                tried.push("keyboard-interactive".into());
-                let mut prompter = PasswordPrompter {
-                    password: pw,
-                    rounds: 0,
-                };
-                if let Err(e) = session.userauth_keyboard_interactive(user, &mut prompter) {
-                    note(e, "keyboard-interactive")?;
+
+    fn error(&self, e: ssh2::Error, what: &str) -> FenceError {
+        login_error(e, self.p, what, self.watchdog)
+    }
+
+    fn authenticate(&self) -> Result<(), FenceError> {
+        let (session, p) = (self.session, self.p);
+        let user = p.user.as_str();
+        self.bound();
+        let offered = match session.auth_methods(user) {
+            Ok(m) => m.to_string(),
+            Err(_) if session.authenticated() => return Ok(()),
+            Err(e) => return Err(self.error(e, "asking for the login methods")),
+        };
+        logging::debug(format!("{} offers: {offered}", p.label()));
+        let offers = |m: &str| offered.split(',').any(|o| o.trim() == m);
+        let mut tried: Vec<String> = Vec::new();
+        let mut causes: Vec<String> = Vec::new();
+        let mut note = |e: ssh2::Error, what: &str| -> Result<(), FenceError> {
+            if is_timeout(&e) || is_disconnect(&e) || self.watchdog.fired() {
+                return Err(self.error(e, what));
+            }
+            logging::debug(format!("{what}: {}", e.message()));
+            causes.push(format!("{what}: {}", e.message()));
+            Ok(())
+        };
+
+        if let Some(id) = &p.identity_file {
+            if offers("publickey") {
+                tried.push(format!("publickey ({})", id.display()));
+                let passphrase = p.password.as_ref().map(Secret::expose);
+                self.bound();
+                if let Err(e) = session.userauth_pubkey_file(user, None, id, passphrase) {
+                    note(e, "publickey")?;
                 }
             }
-            if !session.authenticated() && offers("password") {
-                tried.push("password".into());
-                if let Err(e) = session.userauth_password(user, pw.expose()) {
-                    note(e, "password")?;
+        }
+        if !session.authenticated() {
+            if let Some(pw) = &p.password {
+                if offers("keyboard-interactive") {
+                    tried.push("keyboard-interactive".into());
+                    let mut prompter = PasswordPrompter {
+                        password: pw,
+                        rounds: 0,
+                    };
+                    self.bound();
+                    if let Err(e) = session.userauth_keyboard_interactive(user, &mut prompter) {
+                        note(e, "keyboard-interactive")?;
+                    }
+                }
+                if !session.authenticated() && offers("password") {
+                    tried.push("password".into());
+                    self.bound();
+                    if let Err(e) = session.userauth_password(user, pw.expose()) {
+                        note(e, "password")?;
+                    }
                 }
             }
         }
-    }
-    if !session.authenticated()
-        && p.identity_file.is_none()
-        && p.password.is_none()
-        && offers("publickey")
-    {
-        if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-            tried.push("publickey (ssh-agent)".into());
-            if let Err(e) = session.userauth_agent(user) {
-                note(e, "ssh-agent")?;
+        if !session.authenticated()
+            && p.identity_file.is_none()
+            && p.password.is_none()
+            && offers("publickey")
+        {
+            if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+                tried.push("publickey (ssh-agent)".into());
+                self.bound();
+                if let Err(e) = session.userauth_agent(user) {
+                    note(e, "ssh-agent")?;
+                }
+            } else {
+                causes.push(
+                    "no password, identity_file or ssh-agent (SSH_AUTH_SOCK) to log in with".into(),
+                );
             }
+        }
+        if session.authenticated() {
+            logging::debug(format!("Logged in to {} as {user}", p.label()));
+            return Ok(());
+        }
+        let tried = if tried.is_empty() {
+            "nothing this agent could offer".to_string()
         } else {
-            causes.push(
-                "no password, identity_file or ssh-agent (SSH_AUTH_SOCK) to log in with".into(),
-            );
+            tried.join(", ")
+        };
+        let mut msg = format!(
+            "Authentication failed for user {user} on {} (tried: {tried}; the server offers: {offered})",
+            p.label()
+        );
+        for c in causes {
+            msg.push('\n');
+            msg.push_str(&c);
         }
+        Err(FenceError::LoginDenied(msg))
     }
-    if session.authenticated() {
-        logging::debug(format!("Logged in to {} as {user}", p.label()));
-        return Ok(());
-    }
-    let tried = if tried.is_empty() {
-        "nothing this agent could offer".to_string()
-    } else {
-        tried.join(", ")
-    };
-    let mut msg = format!(
-        "Authentication failed for user {user} on {} (tried: {tried}; the server offers: {offered})",
-        p.label()
-    );
-    for c in causes {
-        msg.push('\n');
-        msg.push_str(&c);
-    }
-    Err(FenceError::LoginDenied(msg))
 }
 
 impl Ssh {
-    /// Connect, verify the host key and log in, all within `deadline`.
+    /// Connect, verify the host key and log in, all within `deadline`
+    /// (login_timeout), in wall-clock time: DNS, the TCP connection, the
+    /// banner, the key exchange and the authentication together.
     pub fn connect(p: &Params, deadline: Deadline) -> Result<Ssh, FenceError> {
         let (entries, notes) = known_hosts::load(&known_hosts_files(p));
         for n in notes {
             logging::debug(n);
         }
-        let name = known_hosts::lookup_name(&p.host, p.port);
+        let name = known_hosts::lookup_name(host_of(p), p.port);
         let known_types: Vec<String> = known_hosts::for_host(&entries, &name)
             .iter()
             .map(|e| e.key_type.clone())
             .collect();
 
         let tcp = tcp_connect(p, deadline)?;
-        let _ = tcp.set_nodelay(true);
-        let shutdown_handle = tcp
-            .try_clone()
-            .map_err(|e| FenceError::LoginDenied(format!("socket: {e}")))?;
+        let socket = |e: std::io::Error| FenceError::LoginDenied(format!("socket: {e}"));
+        let shutdown_handle = tcp.try_clone().map_err(socket)?;
+        let watchdog = Watchdog::new(tcp.try_clone().map_err(socket)?);
+        let armed = watchdog.arm(deadline.instant());
         // SIGTERM: end the session by closing its connection; that cannot
         // block, whatever the main thread is waiting for.
         if let Ok(h) = shutdown_handle.try_clone() {
@@ -445,18 +494,23 @@ impl Ssh {
 
         let mut session =
             Session::new().map_err(|e| FenceError::Device(format!("libssh2: {e}")))?;
-        session.set_timeout(millis(deadline));
         let pref = known_hosts::hostkey_preference(&known_types);
         if let Err(e) = session.method_pref(MethodType::HostKey, &pref) {
             logging::debug(format!("host key algorithm preference not set: {e}"));
         }
         session.set_tcp_stream(tcp);
+        session.set_timeout(millis(deadline));
         session.handshake().map_err(|e| {
-            if is_timeout(&e) {
-                FenceError::TimedOut(format!(
-                    "SSH handshake with {}: no answer within login_timeout",
-                    p.label()
-                ))
+            if is_timeout(&e) || watchdog.fired() {
+                // libssh2's handshake ends with the request for the
+                // authentication service; a host key means the key
+                // exchange was done.
+                let stage = if session.host_key().is_some() {
+                    "the request for the SSH authentication service"
+                } else {
+                    "the SSH banner and key exchange"
+                };
+                login_error(e, p, stage, &watchdog)
             } else {
                 FenceError::LoginDenied(format!(
                     "SSH handshake with {} failed (is it an SSH server?): {}",
@@ -466,17 +520,26 @@ impl Ssh {
             }
         })?;
         verify_host_key(&session, p, &entries)?;
-        session.set_timeout(millis(deadline));
-        authenticate(&session, p)?;
+        Login {
+            session: &session,
+            p,
+            deadline,
+            watchdog: &watchdog,
+        }
+        .authenticate()?;
+        drop(armed);
         Ok(Ssh {
             session,
             tcp: shutdown_handle,
             label: p.label(),
             agent: p.agent.clone(),
+            watchdog,
         })
     }
 
-    /// Run `command` on its own channel (no PTY), bounded by `deadline`.
+    /// Run `command` on its own channel (no PTY), bounded by `deadline`
+    /// (shell_timeout, or power_timeout for a power command) in wall-clock
+    /// time, however the peer trickles its output.
     pub fn run(&self, command: &str, deadline: Deadline) -> Result<Output, FenceError> {
         logging::info(format!("Running on {}: {command}", self.label));
         let timed_out = || {
@@ -485,8 +548,15 @@ impl Ssh {
                 self.label
             ))
         };
+        if self.watchdog.fired() {
+            return Err(FenceError::ConnectionLost(format!(
+                "the session with {} was closed after a command did not finish in time",
+                self.label
+            )));
+        }
+        let mut armed = self.watchdog.arm(grace_after(deadline));
         let fail = |e: ssh2::Error, what: &str| -> FenceError {
-            if is_timeout(&e) {
+            if is_timeout(&e) || self.watchdog.fired() {
                 timed_out()
             } else {
                 FenceError::ConnectionLost(format!(
@@ -514,6 +584,7 @@ impl Ssh {
                 }
                 self.session.set_timeout(millis(deadline));
                 match stream.read(&mut buf) {
+                    Ok(0) if self.watchdog.fired() => return Err(timed_out()),
                     Ok(0) => return Ok(data),
                     Ok(n) => {
                         data.extend_from_slice(&buf[..n]);
@@ -523,6 +594,7 @@ impl Ssh {
                             )));
                         }
                     }
+                    Err(_) if self.watchdog.fired() => return Err(timed_out()),
                     Err(e) if e.kind() == ErrorKind::TimedOut => return Err(timed_out()),
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => {
@@ -538,16 +610,27 @@ impl Ssh {
         let (stdout, stderr) = match result {
             Ok(v) => v,
             Err(e) => {
-                // Do not wait for a hung command: close its channel with a
-                // short bound and report.
-                self.session.set_timeout(500);
+                // Do not wait for a hung command: close and free its
+                // channel (libssh2 waits for the device's close in both),
+                // together within CLEANUP, and report. The session stays
+                // usable for the next command.
+                let cleanup = Deadline::after(CLEANUP);
+                armed.extend(grace_after(cleanup));
+                self.session.set_timeout(millis(cleanup));
                 let _ = channel.close();
+                self.session.set_timeout(millis(cleanup));
+                drop(channel);
                 return Err(e);
             }
         };
         self.session.set_timeout(millis(deadline));
         let _ = channel.wait_close();
         let status = channel.exit_status().ok();
+        self.session.set_timeout(millis(deadline));
+        drop(channel);
+        if self.watchdog.fired() {
+            return Err(timed_out());
+        }
         let out = Output {
             status,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -568,10 +651,13 @@ impl Ssh {
 
     /// Log out and close the connection, bounded by a short wait.
     pub fn close(&mut self) {
-        self.session.set_timeout(1000);
-        let _ = self
-            .session
-            .disconnect(None, &format!("{} done", self.agent), None);
+        if !self.watchdog.fired() {
+            let _armed = self.watchdog.arm(grace_after(Deadline::after(CLEANUP)));
+            self.session.set_timeout(millis_of(CLEANUP));
+            let _ = self
+                .session
+                .disconnect(None, &format!("{} done", self.agent), None);
+        }
         let _ = self.tcp.shutdown(Shutdown::Both);
     }
 }
@@ -580,6 +666,18 @@ impl Ssh {
 mod tests {
     use super::*;
     use std::borrow::Cow;
+
+    /// A command given a deadline that has passed still gets the whole
+    /// grace before the watchdog may end the session: libssh2's own
+    /// timeout fails it first, and the next command can run.
+    #[test]
+    fn the_grace_counts_from_now_when_the_deadline_has_passed() {
+        let now = std::time::Instant::now();
+        let past = Deadline::at(now.checked_sub(Duration::from_secs(5)).unwrap_or(now));
+        assert!(grace_after(past) >= now + COMMAND_GRACE);
+        let later = Deadline::after(Duration::from_secs(10));
+        assert_eq!(grace_after(later), later.instant() + COMMAND_GRACE);
+    }
 
     #[test]
     fn every_prompt_gets_the_password_and_empty_rounds_get_nothing() {

@@ -6,23 +6,9 @@ use std::net::IpAddr;
 
 use crate::tls::TlsPolicy;
 
-/// Which address families to connect over (`inet4_only`, `inet6_only`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    Any,
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn admits(self, ip: IpAddr) -> bool {
-        match self {
-            Family::Any => true,
-            Family::V4 => ip.is_ipv4(),
-            Family::V6 => ip.is_ipv6(),
-        }
-    }
-}
+/// Which address families to connect over (`inet4_only`, `inet6_only`):
+/// the framework's, shared with the SSH agents.
+pub use agent_framework::net::Family;
 
 /// A host (name or address, IPv6 without brackets) and a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
