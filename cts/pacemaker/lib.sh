@@ -1,7 +1,7 @@
 # lib.sh - helpers for the Pacemaker-level tests of our fence agents.
 # Source it from bash:  . "$(dirname "$0")/lib.sh"
 #
-# Environment read here (see README section in NOTES.md):
+# Environment read here (NOTES.md, "Script interface", says how the suites use it):
 #   AGENT             agent name, e.g. fence_vmware (must be in /usr/sbin)
 #   AGENT_ARGS_GOOD   space-separated key=value device options (no spaces in values)
 #   AGENT_ARGS_BAD    options that must make real actions fail (default: GOOD with
