@@ -613,7 +613,10 @@ fn a_guest_reporting_any_host_name_is_still_fenced() {
     }
     // A reboot's polls read get.runtime, each with get.filelayout to see
     // the same VM; the summary is not asked again after the first time.
-    h.write("delay", "1\n");
+    // The fake lands a change at a whole second at least `delay` after
+    // the command: 3 leaves two polls at least before it does, however
+    // the clock falls.
+    h.write("delay", "3\n");
     clear_calls(&h);
     run(&h, &["-o", "reboot", "-n", "g4", "--power-timeout=15"])
         .assert_code(0)
