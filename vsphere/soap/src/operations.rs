@@ -158,9 +158,10 @@ pub fn shutdown_refusal(e: Error) -> BackendError {
     BackendError::InvalidState(format!("{why} ({})", f.describe()))
 }
 
-fn device_key(e: &Elem) -> Option<DeviceKey> {
-    e.text_of("deviceKey")
-        .or_else(|| e.text_of("key"))
+/// The device key in `field`: `deviceKey` of a boot order entry, `key`
+/// of a device.
+fn device_key(e: &Elem, field: &str) -> Option<DeviceKey> {
+    e.text_of(field)
         .and_then(|k| k.parse::<i32>().ok())
         .map(DeviceKey)
 }
@@ -168,7 +169,7 @@ fn device_key(e: &Elem) -> Option<DeviceKey> {
 /// One `bootOrder` element.
 fn boot_entry(e: &Elem) -> BootEntry {
     let kind = e.value_type().unwrap_or("");
-    let keyed = |make: fn(DeviceKey) -> BootEntry| match device_key(e) {
+    let keyed = |make: fn(DeviceKey) -> BootEntry| match device_key(e, "deviceKey") {
         Some(k) => make(k),
         None => BootEntry::Other(format!("{kind} without a deviceKey")),
     };
@@ -186,8 +187,8 @@ fn bootable(device: &Elem) -> Option<BootEntry> {
     match device.value_type()? {
         "VirtualCdrom" => Some(BootEntry::Cdrom),
         "VirtualFloppy" => Some(BootEntry::Floppy),
-        "VirtualDisk" => device_key(device).map(BootEntry::Disk),
-        t if ETHERNET_CARDS.contains(&t) => device_key(device).map(BootEntry::Ethernet),
+        "VirtualDisk" => device_key(device, "key").map(BootEntry::Disk),
+        t if ETHERNET_CARDS.contains(&t) => device_key(device, "key").map(BootEntry::Ethernet),
         _ => None,
     }
 }
@@ -247,11 +248,12 @@ mod tests {
     }
 
     /// A VM's boot reading as govmomi's simulator (through cts/vcsim)
-    /// encodes it: a PXE-first order, BIOS firmware, and the default
-    /// devices of its VMs (controllers, a CD-ROM, a disk, an E1000).
+    /// encodes it, captured and trimmed: a PXE-first order, BIOS firmware,
+    /// and the devices of the simulator's own VMs (controllers, a CD-ROM,
+    /// a disk, an E1000), without their deviceInfo and backing.
     pub(crate) fn boot_reply() -> String {
         envelope(
-            r#"<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="VirtualMachine">vm-54</obj><propSet><name>config.bootOptions</name><val xsi:type="VirtualMachineBootOptions"><enterBIOSSetup>false</enterBIOSSetup><bootOrder xsi:type="VirtualMachineBootOptionsBootableEthernetDevice"><deviceKey>4000</deviceKey></bootOrder><bootOrder xsi:type="VirtualMachineBootOptionsBootableCdromDevice"></bootOrder><bootOrder xsi:type="VirtualMachineBootOptionsBootableDiskDevice"><deviceKey>204</deviceKey></bootOrder></val></propSet><propSet><name>config.firmware</name><val xsi:type="xsd:string">bios</val></propSet><propSet><name>config.hardware.device</name><val xsi:type="ArrayOfVirtualDevice"><VirtualDevice xsi:type="VirtualIDEController"><key>200</key><deviceInfo><label>IDE 0</label><summary>IDE 0</summary></deviceInfo><busNumber>0</busNumber></VirtualDevice><VirtualDevice xsi:type="ParaVirtualSCSIController"><key>202</key><busNumber>0</busNumber></VirtualDevice><VirtualDevice xsi:type="VirtualCdrom"><key>3000</key><controllerKey>200</controllerKey></VirtualDevice><VirtualDevice xsi:type="VirtualDisk"><key>204</key><controllerKey>202</controllerKey><capacityInKB>1024</capacityInKB></VirtualDevice><VirtualDevice xsi:type="VirtualE1000"><key>4000</key><macAddress>00:0c:29:36:63:62</macAddress></VirtualDevice></val></propSet></objects></returnval></RetrievePropertiesExResponse>"#,
+            r#"<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="VirtualMachine">vm-111</obj><propSet><name>config.bootOptions</name><val xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" XMLSchema-instance:type="VirtualMachineBootOptions"><bootOrder XMLSchema-instance:type="VirtualMachineBootOptionsBootableEthernetDevice"><deviceKey>4000</deviceKey></bootOrder><bootOrder XMLSchema-instance:type="VirtualMachineBootOptionsBootableCdromDevice"></bootOrder><bootOrder XMLSchema-instance:type="VirtualMachineBootOptionsBootableDiskDevice"><deviceKey>255511522</deviceKey></bootOrder></val></propSet><propSet><name>config.firmware</name><val xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" XMLSchema-instance:type="xsd:string">bios</val></propSet><propSet><name>config.hardware.device</name><val xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" XMLSchema-instance:type="ArrayOfVirtualDevice"><VirtualDevice XMLSchema-instance:type="VirtualIDEController"><key>200</key><busNumber>0</busNumber></VirtualDevice><VirtualDevice XMLSchema-instance:type="ParaVirtualSCSIController"><key>202</key><busNumber>0</busNumber><sharedBus>noSharing</sharedBus><scsiCtlrUnitNumber>7</scsiCtlrUnitNumber></VirtualDevice><VirtualDevice XMLSchema-instance:type="VirtualCdrom"><key>1697971134</key><controllerKey>202</controllerKey><unitNumber>0</unitNumber></VirtualDevice><VirtualDevice XMLSchema-instance:type="VirtualDisk"><key>255511522</key><controllerKey>202</controllerKey><unitNumber>0</unitNumber><capacityInKB>1024</capacityInKB></VirtualDevice><VirtualDevice XMLSchema-instance:type="VirtualE1000"><key>4000</key><controllerKey>100</controllerKey><unitNumber>7</unitNumber><addressType>generated</addressType><macAddress>00:0c:29:36:63:62</macAddress><wakeOnLanEnabled>true</wakeOnLanEnabled></VirtualDevice></val></propSet></objects></returnval></RetrievePropertiesExResponse>"#,
         )
     }
 
@@ -272,7 +274,7 @@ mod tests {
             vec![
                 BootEntry::Ethernet(DeviceKey(4000)),
                 BootEntry::Cdrom,
-                BootEntry::Disk(DeviceKey(204))
+                BootEntry::Disk(DeviceKey(255511522))
             ]
         );
         assert_eq!(r.firmware, Firmware::Bios);
@@ -280,7 +282,7 @@ mod tests {
             r.bootable,
             vec![
                 BootEntry::Cdrom,
-                BootEntry::Disk(DeviceKey(204)),
+                BootEntry::Disk(DeviceKey(255511522)),
                 BootEntry::Ethernet(DeviceKey(4000))
             ]
         );
@@ -290,8 +292,8 @@ mod tests {
     fn an_unset_order_is_empty_and_an_unknown_entry_is_kept_as_such() {
         let text = boot_reply()
             .replace(
-                r#"<bootOrder xsi:type="VirtualMachineBootOptionsBootableEthernetDevice"><deviceKey>4000</deviceKey></bootOrder>"#,
-                r#"<bootOrder xsi:type="VirtualMachineBootOptionsBootableNvmeDevice"><deviceKey>31000</deviceKey></bootOrder><bootOrder xsi:type="VirtualMachineBootOptionsBootableDiskDevice"></bootOrder>"#,
+                r#"<bootOrder XMLSchema-instance:type="VirtualMachineBootOptionsBootableEthernetDevice"><deviceKey>4000</deviceKey></bootOrder>"#,
+                r#"<bootOrder XMLSchema-instance:type="VirtualMachineBootOptionsBootableNvmeDevice"><deviceKey>31000</deviceKey></bootOrder><bootOrder XMLSchema-instance:type="VirtualMachineBootOptionsBootableDiskDevice"></bootOrder>"#,
             )
             .replace(">bios<", ">efi<");
         let r = reading_of(&text).unwrap();
@@ -343,7 +345,8 @@ mod tests {
             ("bootOrder", "VirtualDevice"),
             ("VirtualDevice", "bootOrder"),
             ("4000", "99999999999"),
-            ("204", "-"),
+            ("255511522", "-"),
+            ("XMLSchema-instance:type", "type"),
         ] {
             let _ = reading_of(&sample.replace(from, to));
         }
@@ -554,7 +557,7 @@ mod tests {
             ),
             ("ShutdownGuest", 500, tools_unavailable),
         ]);
-        let vm = VmId("vm-54".into());
+        let vm = VmId("vm-111".into());
         let r = b.read_boot(&vm, soon()).unwrap();
         assert_eq!(r.order[0], BootEntry::Ethernet(DeviceKey(4000)));
         let asked = sent(&http, "RetrievePropertiesEx");
@@ -566,13 +569,13 @@ mod tests {
             );
         }
         assert_eq!(
-            b.start_boot_order(&vm, &[BootEntry::Disk(DeviceKey(204))], soon()),
+            b.start_boot_order(&vm, &[BootEntry::Disk(DeviceKey(255511522))], soon()),
             Ok(Started::Task(TaskId("task-77".into())))
         );
         let body = &sent(&http, "ReconfigVM_Task")[0];
         assert!(
-            body.contains(r#"<_this type="VirtualMachine">vm-54</_this>"#)
-                && body.contains("<deviceKey>204</deviceKey>"),
+            body.contains(r#"<_this type="VirtualMachine">vm-111</_this>"#)
+                && body.contains("<deviceKey>255511522</deviceKey>"),
             "{body}"
         );
         // An entry this client cannot write back: refused, nothing sent.
