@@ -1148,3 +1148,56 @@ fn a_vm_vcenter_cannot_vouch_for_gets_no_guest_shutdown_and_no_boot_change() {
         "answered CEh",
     ]);
 }
+
+/// vCenter stalls (SIGSTOP: connections accepted, nothing answered):
+/// a guest shutdown, a boot device and a boot device read are each an error
+/// within ipmitool's window, never "done" and never a made-up "no
+/// override"; once vCenter answers again, nothing was changed.
+#[test]
+fn a_stalled_vcenter_gets_errors_in_time_for_soft_and_boot_devices() {
+    let Some(sim) = vcsim() else { return };
+    let d = Daemon::start(&sim, &["DC0_H0_VM0"], Setup::default());
+    let vm = moref(&sim, "DC0_H0_VM0");
+    set_tools_running(&sim, &vm, true);
+    let before = every_vm(&sim);
+    let ready: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sim.state_dir().join("ready.json")).expect("ready.json"),
+    )
+    .expect("json");
+    let pid = ready["pid"].as_i64().expect("pid") as libc::pid_t;
+    // SAFETY: kill(2) on the simulator this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let soft = ipmitool(&d, "DC0_H0_VM0", None, &["chassis", "power", "soft"]);
+    let set = ipmitool(
+        &d,
+        "DC0_H0_VM0",
+        None,
+        &["chassis", "bootdev", "pxe", "options=persistent"],
+    );
+    let get = ipmitool(
+        &d,
+        "DC0_H0_VM0",
+        None,
+        &["chassis", "bootparam", "get", "5"],
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert_fails(&soft, "a guest shutdown while vCenter stalls");
+    assert!(!set.stdout.contains("Set Boot Device"), "{}", set.stdout);
+    set.assert_stderr_has("Set Chassis Boot Parameter 5 failed");
+    assert!(
+        !get.stdout.contains("Boot Device Selector"),
+        "{}",
+        get.stdout
+    );
+    for o in [&soft, &set, &get] {
+        assert!(o.elapsed < Duration::from_secs(10), "{:?}", o.elapsed);
+    }
+    d.assert_logged(&["answered C3h"]);
+    // The requests vCenter took while stopped never got past the lookup.
+    let o = ipmitool(&d, "DC0_H0_VM0", None, &["chassis", "power", "status"]);
+    o.assert_code(0);
+    assert_eq!(calls(&sim, "ShutdownGuest"), 0);
+    assert_eq!(calls(&sim, "ReconfigVM_Task"), 0);
+    assert_eq!(every_vm(&sim), before);
+}
