@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use agent_framework::{Deadline, FenceError, Plug};
+use agent_framework::{Deadline, FenceError};
 
 use crate::boot::{BootClass, BootEntry, BootTarget, DeviceKey, Firmware};
 use crate::error::{BackendError, OperationError};
+use crate::fencer::tests::{fencer, plug, soon};
 use crate::fencer::{Fencer, FencerOptions};
 use crate::scripted::{Call, FakeVm, Scripted};
 use crate::state::{Connection, VmPower};
@@ -22,27 +23,16 @@ fn inventory() -> Vec<FakeVm> {
     ]
 }
 
-fn fencer(backend: Scripted) -> Fencer<Scripted> {
-    Fencer::new(
-        backend,
-        FencerOptions {
-            datacenter: None,
-            command_timeout: Duration::from_secs(2),
-        },
-    )
-}
-
-fn soon() -> Deadline {
-    Deadline::after(Duration::from_secs(5))
-}
-
-fn plug(p: &str) -> Plug {
-    Plug::new(p)
-}
-
 fn pxe() -> BootTarget {
     BootTarget::First {
         class: BootClass::Ethernet,
+        efi: false,
+    }
+}
+
+fn disk() -> BootTarget {
+    BootTarget::First {
+        class: BootClass::Disk,
         efi: false,
     }
 }
@@ -161,15 +151,7 @@ fn a_boot_device_is_put_first_its_task_followed_and_the_order_read_back() {
     );
 
     // The disk first, the adapter after it: the order already named it.
-    f.set_boot(
-        &plug("node10"),
-        BootTarget::First {
-            class: BootClass::Disk,
-            efi: false,
-        },
-        soon(),
-    )
-    .unwrap();
+    f.set_boot(&plug("node10"), disk(), soon()).unwrap();
     assert_eq!(
         f.backend().vm("node10").boot.order,
         vec![
@@ -179,15 +161,7 @@ fn a_boot_device_is_put_first_its_task_followed_and_the_order_read_back() {
     );
     // Asked again: already so, nothing written.
     let starts = f.backend().count("start_boot_order");
-    f.set_boot(
-        &plug("node10"),
-        BootTarget::First {
-            class: BootClass::Disk,
-            efi: false,
-        },
-        soon(),
-    )
-    .unwrap();
+    f.set_boot(&plug("node10"), disk(), soon()).unwrap();
     assert_eq!(f.backend().count("start_boot_order"), starts);
 
     f.set_boot(&plug("node10"), BootTarget::FirmwareOrder, soon())
