@@ -585,6 +585,15 @@ fn an_expired_vcenter_session_is_logged_into_again() {
     d.assert_logged(&["vCenter session ended; logged in to"]);
 }
 
+/// The simulator's process id, from its ready.json.
+fn simulator_pid(sim: &Vcsim) -> libc::pid_t {
+    let ready: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sim.state_dir().join("ready.json")).expect("ready.json"),
+    )
+    .expect("json");
+    ready["pid"].as_i64().expect("pid") as libc::pid_t
+}
+
 /// The simulator's process, stopped (SIGSTOP: connections are accepted by
 /// the kernel, nothing answers) or gone: the console gets an error in
 /// time, never a hang and never "off"; when it answers again, so does the
@@ -593,11 +602,7 @@ fn an_expired_vcenter_session_is_logged_into_again() {
 fn an_unreachable_vcenter_is_an_error_in_time() {
     let Some(sim) = vcsim() else { return };
     let mut d = Daemon::start(&sim, &["node10"], Setup::default());
-    let ready: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sim.state_dir().join("ready.json")).expect("ready.json"),
-    )
-    .expect("json");
-    let pid = ready["pid"].as_i64().expect("pid") as libc::pid_t;
+    let pid = simulator_pid(&sim);
     // SAFETY: kill(2) on the simulator this test started.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     let o = ipmitool(&d, "node10", None, &["chassis", "power", "status"]);
@@ -1160,11 +1165,7 @@ fn a_stalled_vcenter_gets_errors_in_time_for_soft_and_boot_devices() {
     let vm = moref(&sim, "DC0_H0_VM0");
     set_tools_running(&sim, &vm, true);
     let before = every_vm(&sim);
-    let ready: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sim.state_dir().join("ready.json")).expect("ready.json"),
-    )
-    .expect("json");
-    let pid = ready["pid"].as_i64().expect("pid") as libc::pid_t;
+    let pid = simulator_pid(&sim);
     // SAFETY: kill(2) on the simulator this test started.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     let soft = ipmitool(&d, "DC0_H0_VM0", None, &["chassis", "power", "soft"]);
