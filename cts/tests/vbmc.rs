@@ -664,31 +664,34 @@ impl Soap {
         }
     }
 
-    /// vim25's own ReconfigVM_Task, of config.firmware only.
-    fn set_firmware(&self, vm: &str, firmware: &str) {
+    /// One call on the VM `vm`, answered 200.
+    fn call(&self, method: &str, vm: &str, arguments: &str) {
         let resp = ureq::post(&self.url)
             .set("Content-Type", "text/xml")
             .set("SOAPAction", "urn:vim25/6.0")
             .set("Cookie", &self.cookie)
             .send_string(&Soap::envelope(&format!(
-                "<urn:ReconfigVM_Task><urn:_this type=\"VirtualMachine\">{vm}</urn:_this>\
-                 <urn:spec><urn:firmware>{firmware}</urn:firmware></urn:spec></urn:ReconfigVM_Task>"
+                "<urn:{method}><urn:_this type=\"VirtualMachine\">{vm}</urn:_this>{arguments}</urn:{method}>"
             )))
-            .expect("ReconfigVM_Task");
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
         assert_eq!(resp.status(), 200);
     }
 
+    /// vim25's own ReconfigVM_Task, of config.firmware only.
+    fn set_firmware(&self, vm: &str, firmware: &str) {
+        self.call(
+            "ReconfigVM_Task",
+            vm,
+            &format!("<urn:spec><urn:firmware>{firmware}</urn:firmware></urn:spec>"),
+        );
+    }
+
     fn rename(&self, vm: &str, name: &str) {
-        let resp = ureq::post(&self.url)
-            .set("Content-Type", "text/xml")
-            .set("SOAPAction", "urn:vim25/6.0")
-            .set("Cookie", &self.cookie)
-            .send_string(&Soap::envelope(&format!(
-                "<urn:Rename_Task><urn:_this type=\"VirtualMachine\">{vm}</urn:_this>\
-                 <urn:newName>{name}</urn:newName></urn:Rename_Task>"
-            )))
-            .expect("Rename_Task");
-        assert_eq!(resp.status(), 200);
+        self.call(
+            "Rename_Task",
+            vm,
+            &format!("<urn:newName>{name}</urn:newName>"),
+        );
     }
 }
 
