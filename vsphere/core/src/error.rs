@@ -64,10 +64,10 @@ impl fmt::Display for BackendError {
             | BackendError::NotFound(m)
             | BackendError::Ambiguous(m)
             | BackendError::AlreadyInState(m)
-            | BackendError::InvalidState(m)
             | BackendError::Fault(m) => f.write_str(m),
             BackendError::WrongKind(kind) => write!(f, "a {kind}, not a virtual machine"),
             BackendError::Busy { detail, .. } => f.write_str(detail),
+            BackendError::InvalidState(m) => f.write_str(m),
             BackendError::Unsupported(what) => write!(f, "not supported by this API: {what}"),
             BackendError::Timeout(m) => write!(f, "no answer in time: {m}"),
             BackendError::Tls(m) => write!(f, "TLS: {m}"),

@@ -14,7 +14,6 @@ use crate::elem::{Elem, Moref};
 use crate::error::Error;
 use crate::fault::FaultKind;
 use crate::http::HttpPost;
-use crate::operations::{self, WritableEntry, BOOT_READING_PATHS};
 use crate::parse::{self, ServiceContent, VM_READING_PATHS};
 use crate::transport::Transport;
 
@@ -492,7 +491,7 @@ impl Backend for SoapBackend {
     fn shutdown_guest(&mut self, vm: &VmId, deadline: Deadline) -> Result<(), BackendError> {
         self.client
             .shutdown_guest(&vm_moref(vm), deadline)
-            .map_err(operations::shutdown_refusal)
+            .map_err(crate::operations::shutdown_refusal)
     }
 
     fn read_boot(&mut self, vm: &VmId, deadline: Deadline) -> Result<BootReading, BackendError> {
@@ -502,7 +501,7 @@ impl Backend for SoapBackend {
             .retrieve(
                 &[Wanted {
                     obj: &m,
-                    paths: BOOT_READING_PATHS,
+                    paths: crate::operations::BOOT_READING_PATHS,
                 }],
                 deadline,
             )
@@ -513,7 +512,7 @@ impl Backend for SoapBackend {
             .ok_or_else(|| {
                 BackendError::Protocol(format!("the server returned no configuration for {vm}"))
             })?;
-        operations::boot_reading(o).map_err(to_backend)
+        crate::operations::boot_reading(o).map_err(to_backend)
     }
 
     fn start_boot_order(
@@ -524,7 +523,7 @@ impl Backend for SoapBackend {
     ) -> Result<Started, BackendError> {
         let order = order
             .iter()
-            .map(WritableEntry::of)
+            .map(crate::operations::WritableEntry::of)
             .collect::<Result<Vec<_>, _>>()?;
         self.client
             .reconfig_boot_order(&vm_moref(vm), &order, deadline)
