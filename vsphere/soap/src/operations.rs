@@ -73,7 +73,12 @@ impl Client {
 }
 
 /// The ReconfigVM_Task request that makes `order` the VM's boot order and
-/// changes nothing else.
+/// changes nothing else: "if an optional property is unset, or any nested
+/// optional property is unset, the property will not be changed"
+/// (VirtualMachineConfigSpec), so the boot delay, the EFI secure boot
+/// setting and the rest of `bootOptions` stay as they are. (govmomi's
+/// simulator replaces the whole `bootOptions`; nothing here reads the
+/// rest.)
 pub fn boot_order_request(vm: &Moref, order: &[WritableEntry]) -> Request {
     let mut r = Request::new("ReconfigVM_Task", vm);
     r.open("spec", None).open("bootOptions", None);
