@@ -585,6 +585,15 @@ fn an_expired_vcenter_session_is_logged_into_again() {
     d.assert_logged(&["vCenter session ended; logged in to"]);
 }
 
+/// The simulator's process id, from its ready.json.
+fn simulator_pid(sim: &Vcsim) -> libc::pid_t {
+    let ready: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sim.state_dir().join("ready.json")).expect("ready.json"),
+    )
+    .expect("json");
+    ready["pid"].as_i64().expect("pid") as libc::pid_t
+}
+
 /// The simulator's process, stopped (SIGSTOP: connections are accepted by
 /// the kernel, nothing answers) or gone: the console gets an error in
 /// time, never a hang and never "off"; when it answers again, so does the
@@ -593,11 +602,7 @@ fn an_expired_vcenter_session_is_logged_into_again() {
 fn an_unreachable_vcenter_is_an_error_in_time() {
     let Some(sim) = vcsim() else { return };
     let mut d = Daemon::start(&sim, &["node10"], Setup::default());
-    let ready: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sim.state_dir().join("ready.json")).expect("ready.json"),
-    )
-    .expect("json");
-    let pid = ready["pid"].as_i64().expect("pid") as libc::pid_t;
+    let pid = simulator_pid(&sim);
     // SAFETY: kill(2) on the simulator this test started.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     let o = ipmitool(&d, "node10", None, &["chassis", "power", "status"]);
@@ -659,17 +664,34 @@ impl Soap {
         }
     }
 
-    fn rename(&self, vm: &str, name: &str) {
+    /// One call on the VM `vm`, answered 200.
+    fn call(&self, method: &str, vm: &str, arguments: &str) {
         let resp = ureq::post(&self.url)
             .set("Content-Type", "text/xml")
             .set("SOAPAction", "urn:vim25/6.0")
             .set("Cookie", &self.cookie)
             .send_string(&Soap::envelope(&format!(
-                "<urn:Rename_Task><urn:_this type=\"VirtualMachine\">{vm}</urn:_this>\
-                 <urn:newName>{name}</urn:newName></urn:Rename_Task>"
+                "<urn:{method}><urn:_this type=\"VirtualMachine\">{vm}</urn:_this>{arguments}</urn:{method}>"
             )))
-            .expect("Rename_Task");
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
         assert_eq!(resp.status(), 200);
+    }
+
+    /// vim25's own ReconfigVM_Task, of config.firmware only.
+    fn set_firmware(&self, vm: &str, firmware: &str) {
+        self.call(
+            "ReconfigVM_Task",
+            vm,
+            &format!("<urn:spec><urn:firmware>{firmware}</urn:firmware></urn:spec>"),
+        );
+    }
+
+    fn rename(&self, vm: &str, name: &str) {
+        self.call(
+            "Rename_Task",
+            vm,
+            &format!("<urn:newName>{name}</urn:newName>"),
+        );
     }
 }
 
@@ -798,4 +820,388 @@ fn vcenters_certificate_is_verified_unless_ssl_insecure() {
         d.log()
     );
     ipmitool(&d, "node10", None, &["chassis", "power", "status"]).assert_code(0);
+}
+
+/// Every VM as the simulator's control endpoint reports it now, by moref,
+/// every field (power, connection, boot order, VMware Tools...): what a
+/// test compares whole, so that a change to any VM it did not mean to
+/// change fails it.
+fn every_vm(sim: &Vcsim) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let url = format!("http://{}/vm", sim.control);
+    let body = ureq::get(&url)
+        .timeout(Duration::from_secs(10))
+        .call()
+        .expect("GET /vm")
+        .into_string()
+        .expect("body");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|vm| (vm["moref"].as_str().expect("moref").to_string(), vm.clone()))
+        .collect()
+}
+
+/// `world` with one field of one VM changed.
+fn with(
+    mut world: std::collections::BTreeMap<String, serde_json::Value>,
+    vm: &str,
+    field: &str,
+    value: serde_json::Value,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    world.get_mut(vm).expect("the VM")[field] = value;
+    world
+}
+
+/// VMware Tools running in the guest, or not (guest.toolsRunningStatus).
+fn set_tools_running(sim: &Vcsim, vm: &str, running: bool) {
+    let url = format!(
+        "http://{}/vm/tools?moref={vm}&running={running}",
+        sim.control
+    );
+    ureq::post(&url)
+        .timeout(Duration::from_secs(10))
+        .call()
+        .expect("POST /vm/tools");
+}
+
+fn boot_order(sim: &Vcsim, vm: &str) -> Vec<String> {
+    every_vm(sim)[vm]["boot_order"]
+        .as_array()
+        .expect("boot_order")
+        .iter()
+        .map(|e| e.as_str().expect("word").to_string())
+        .collect()
+}
+
+/// `chassis power soft` is vSphere's ShutdownGuest: with VMware Tools
+/// running, accepted and the guest's shutdown seen in the simulator (whose
+/// ShutdownGuest powers the VM off), never a hard power-off; without
+/// Tools, vCenter's ToolsUnavailable is D5h, logged, and nothing happens;
+/// a VM that is off has no guest to ask. Cipher suites 3 and 17.
+#[test]
+fn chassis_power_soft_is_a_guest_shutdown_only_with_vmware_tools_running() {
+    let Some(sim) = vcsim() else { return };
+    let d = Daemon::start(&sim, &["node10", "/DC0/vm/node1"], Setup::default());
+    let vm = moref(&sim, "node10");
+    let before = every_vm(&sim);
+
+    let o = ipmitool(&d, "node10", Some("17"), &["chassis", "power", "soft"]);
+    assert_fails(&o, "a guest shutdown without VMware Tools");
+    o.assert_stderr_has("Command not supported in present state");
+    assert_eq!(calls(&sim, "ShutdownGuest"), 1, "vCenter was asked");
+    assert_eq!(every_vm(&sim), before, "nothing changed");
+    d.assert_logged(&[
+        "soft shutdown for user 'fence'",
+        "VMware Tools is not running in the guest",
+        "ToolsUnavailable: Cannot complete operation because VMware Tools is not running",
+        "answered D5h",
+    ]);
+
+    for (n, suite) in ["3", "17"].into_iter().enumerate() {
+        set_tools_running(&sim, &vm, true);
+        let o = ipmitool(&d, "node10", Some(suite), &["chassis", "power", "soft"]);
+        o.assert_code(0);
+        assert_eq!(o.stdout.trim(), "Chassis Power Control: Soft");
+        assert_eq!(calls(&sim, "ShutdownGuest"), 2 + n as u64, "suite {suite}");
+        // The simulator's guest shut down when asked; the daemon only said
+        // the request was accepted.
+        let mut expected = with(before.clone(), &vm, "power", "poweredOff".into());
+        expected = with(expected, &vm, "tools_running", false.into());
+        assert_eq!(every_vm(&sim), expected, "suite {suite}");
+        // Off: there is no guest to ask, and vCenter is not asked.
+        let o = ipmitool(&d, "node10", Some(suite), &["chassis", "power", "soft"]);
+        assert_fails(&o, "a guest shutdown of an off VM");
+        o.assert_stderr_has("Command not supported in present state");
+        assert_eq!(calls(&sim, "ShutdownGuest"), 2 + n as u64);
+        sim.set_power(&vm, "poweredOn");
+    }
+    assert_eq!(calls(&sim, "PowerOffVM_Task"), 0, "never a hard power-off");
+    assert_eq!(every_vm(&sim), before);
+    d.assert_logged(&[
+        "soft shutdown for user 'fence' from 127.0.0.1:",
+        "done, the guest was asked to shut down",
+        "is off: there is no running guest to shut down",
+    ]);
+    let log = d.log();
+    assert!(
+        !log.contains("the VM is verified off") && !log.contains("Chassis Power is off"),
+        "a guest shutdown is never claimed as off:\n{log}"
+    );
+}
+
+/// `chassis bootdev` with options=persistent sets the VM's
+/// config.bootOptions.bootOrder through ReconfigVM_Task, the device
+/// chosen first; `chassis bootparam get 5` reads it back from vCenter.
+/// What vSphere cannot do is refused and changes nothing: a device for
+/// the next boot only, an EFI boot of a BIOS VM, PXE from a VM without a
+/// network adapter. Cipher suites 3 and 17; every VM checked after each
+/// step.
+#[test]
+fn bootdev_sets_the_vms_boot_order_and_bootparam_reads_it_back() {
+    let Some(sim) = vcsim() else { return };
+    // The simulator's own VMs have a CD-ROM, a disk and an E1000 (key
+    // 4000); the ones cts/vcsim adds (node10) have none of them.
+    let d = Daemon::start(&sim, &["DC0_H0_VM0", "node10"], Setup::default());
+    let vm = moref(&sim, "DC0_H0_VM0");
+    let node10 = moref(&sim, "node10");
+    let before = every_vm(&sim);
+    assert_eq!(boot_order(&sim, &vm), Vec::<String>::new());
+    let bootparam = |suite: &str| {
+        let o = ipmitool(
+            &d,
+            "DC0_H0_VM0",
+            Some(suite),
+            &["chassis", "bootparam", "get", "5"],
+        );
+        o.assert_code(0);
+        o.stdout
+    };
+    let mut reconfigs = 0;
+    for suite in ["3", "17"] {
+        let s = Some(suite);
+        for (word, shown, first) in [
+            ("pxe", "Force PXE", "ethernet:4000"),
+            ("disk", "Force Boot from default Hard-Drive", "disk:"),
+            ("cdrom", "Force Boot from CD/DVD", "cdrom"),
+        ] {
+            let o = ipmitool(
+                &d,
+                "DC0_H0_VM0",
+                s,
+                &["chassis", "bootdev", word, "options=persistent"],
+            );
+            assert_eq!(
+                o.stdout.trim(),
+                format!("Set Boot Device to {word}"),
+                "{}",
+                o.stderr
+            );
+            reconfigs += 1;
+            assert_eq!(calls(&sim, "ReconfigVM_Task"), reconfigs, "{word}");
+            let order = boot_order(&sim, &vm);
+            assert!(order[0].starts_with(first), "{word}: {order:?}");
+            assert_eq!(
+                every_vm(&sim),
+                with(before.clone(), &vm, "boot_order", serde_json::json!(order)),
+                "{word}: only the boot order of DC0_H0_VM0 changed"
+            );
+            let out = bootparam(suite);
+            for line in [
+                &format!("Boot Device Selector : {shown}"),
+                "Boot Flag Valid",
+                "Options apply to all future boots",
+                "BIOS PC Compatible (legacy) boot",
+            ] {
+                assert!(out.contains(line), "{word}: {line:?} missing:\n{out}");
+            }
+        }
+        // The devices chosen before follow the first, in the order chosen.
+        let order = boot_order(&sim, &vm);
+        assert_eq!(order.len(), 3, "{order:?}");
+        assert_eq!(
+            (order[0].as_str(), order[2].as_str()),
+            ("cdrom", "ethernet:4000")
+        );
+        assert!(order[1].starts_with("disk:"), "{order:?}");
+
+        // A boot device for the next boot only: vSphere has none. CCh,
+        // logged, nothing written (ipmitool exits 0 after it).
+        let o = ipmitool(&d, "DC0_H0_VM0", s, &["chassis", "bootdev", "pxe"]);
+        assert!(!o.stdout.contains("Set Boot Device"), "{}", o.stdout);
+        o.assert_stderr_has("Set Chassis Boot Parameter 5 failed: Invalid data field in request");
+        // An EFI boot of a BIOS VM: D5h, nothing written.
+        let o = ipmitool(
+            &d,
+            "DC0_H0_VM0",
+            s,
+            &["chassis", "bootdev", "pxe", "options=persistent,efiboot"],
+        );
+        assert!(!o.stdout.contains("Set Boot Device"), "{}", o.stdout);
+        o.assert_stderr_has(
+            "Set Chassis Boot Parameter 5 failed: Command not supported in present state",
+        );
+        assert_eq!(calls(&sim, "ReconfigVM_Task"), reconfigs);
+        assert_eq!(boot_order(&sim, &vm), order);
+
+        // No override: the firmware's own order again.
+        let o = ipmitool(&d, "DC0_H0_VM0", s, &["chassis", "bootdev", "none"]);
+        assert_eq!(o.stdout.trim(), "Set Boot Device to none", "{}", o.stderr);
+        reconfigs += 1;
+        assert_eq!(every_vm(&sim), before, "suite {suite}");
+        assert!(bootparam(suite).contains("Boot Device Selector : No override"));
+    }
+
+    // A VM without a network adapter cannot boot from the network.
+    let o = ipmitool(
+        &d,
+        "node10",
+        None,
+        &["chassis", "bootdev", "pxe", "options=persistent"],
+    );
+    assert!(!o.stdout.contains("Set Boot Device"), "{}", o.stdout);
+    o.assert_stderr_has("Command not supported in present state");
+    assert_eq!(calls(&sim, "ReconfigVM_Task"), reconfigs);
+    assert_eq!(every_vm(&sim), before);
+    assert_eq!(boot_order(&sim, &node10), Vec::<String>::new());
+    d.assert_logged(&[
+        "refused, answered CCh: a boot device for the next boot only was asked for",
+        "an EFI boot was asked for, and the VM's firmware is bios",
+        "the VM has no network adapter to boot from; nothing was changed",
+        "boot device set to pxe by user 'fence'",
+    ]);
+}
+
+/// A VM whose firmware is EFI (set with vim25's own ReconfigVM_Task):
+/// parameter 5 says so, an EFI boot device is accepted and a legacy one
+/// refused.
+#[test]
+fn an_efi_vm_takes_efi_boot_devices_only() {
+    let Some(sim) = vcsim_with(Options {
+        plain_http: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let vm = moref(&sim, "DC0_H0_VM1");
+    Soap::login(&sim).set_firmware(&vm, "efi");
+    let d = Daemon::start(
+        &sim,
+        &["DC0_H0_VM1"],
+        Setup {
+            vcenter: "notls = true",
+            ..Setup::default()
+        },
+    );
+    let before = every_vm(&sim);
+    assert_eq!(before[&vm]["firmware"], "efi");
+    let o = ipmitool(
+        &d,
+        "DC0_H0_VM1",
+        None,
+        &["chassis", "bootparam", "get", "5"],
+    );
+    o.assert_code(0).assert_stdout_has("BIOS EFI boot");
+    let o = ipmitool(
+        &d,
+        "DC0_H0_VM1",
+        None,
+        &["chassis", "bootdev", "disk", "options=persistent"],
+    );
+    o.assert_stderr_has("Command not supported in present state");
+    assert_eq!(every_vm(&sim), before);
+    let o = ipmitool(
+        &d,
+        "DC0_H0_VM1",
+        None,
+        &["chassis", "bootdev", "disk", "options=persistent,efiboot"],
+    );
+    assert_eq!(o.stdout.trim(), "Set Boot Device to disk", "{}", o.stderr);
+    let order = boot_order(&sim, &vm);
+    assert!(
+        order.len() == 1 && order[0].starts_with("disk:"),
+        "{order:?}"
+    );
+    assert_eq!(
+        every_vm(&sim),
+        with(before, &vm, "boot_order", serde_json::json!(order))
+    );
+    let o = ipmitool(
+        &d,
+        "DC0_H0_VM1",
+        None,
+        &["chassis", "bootparam", "get", "5"],
+    );
+    o.assert_stdout_has("Force Boot from default Hard-Drive")
+        .assert_stdout_has("BIOS EFI boot");
+}
+
+/// A VM whose host vCenter lost: no guest shutdown and no boot order
+/// change on the strength of vCenter's stale copy; CEh, and nothing
+/// reaches the VM.
+#[test]
+fn a_vm_vcenter_cannot_vouch_for_gets_no_guest_shutdown_and_no_boot_change() {
+    let Some(sim) = vcsim() else { return };
+    let d = Daemon::start(&sim, &["DC0_H0_VM0"], Setup::default());
+    let vm = moref(&sim, "DC0_H0_VM0");
+    let host = sim.state(&vm).host;
+    set_tools_running(&sim, &vm, true);
+    sim.set_host_connection(&host, "disconnected");
+    sim.set_connection(&vm, "disconnected");
+    let before = every_vm(&sim);
+    let o = ipmitool(&d, "DC0_H0_VM0", Some("3"), &["chassis", "power", "soft"]);
+    assert_fails(&o, "a guest shutdown of a disconnected VM");
+    o.assert_stderr_has("Command response could not be provided");
+    let o = ipmitool(
+        &d,
+        "DC0_H0_VM0",
+        Some("17"),
+        &["chassis", "bootdev", "pxe", "options=persistent"],
+    );
+    assert!(!o.stdout.contains("Set Boot Device"), "{}", o.stdout);
+    o.assert_stderr_has("Command response could not be provided");
+    let o = ipmitool(
+        &d,
+        "DC0_H0_VM0",
+        None,
+        &["chassis", "bootparam", "get", "5"],
+    );
+    assert!(!o.stdout.contains("Boot Device Selector"), "{}", o.stdout);
+    assert_eq!(calls(&sim, "ShutdownGuest"), 0);
+    assert_eq!(calls(&sim, "ReconfigVM_Task"), 0);
+    assert_eq!(every_vm(&sim), before, "nothing changed");
+    assert_eq!(before[&vm]["power"], "poweredOn");
+    d.assert_logged(&[
+        "its connection state is disconnected (its host is not connected to vCenter)",
+        "answered CEh",
+    ]);
+}
+
+/// vCenter stalls (SIGSTOP: connections accepted, nothing answered):
+/// a guest shutdown, a boot device and a boot device read are each an error
+/// within ipmitool's window, never "done" and never a made-up "no
+/// override"; once vCenter answers again, nothing was changed.
+#[test]
+fn a_stalled_vcenter_gets_errors_in_time_for_soft_and_boot_devices() {
+    let Some(sim) = vcsim() else { return };
+    let d = Daemon::start(&sim, &["DC0_H0_VM0"], Setup::default());
+    let vm = moref(&sim, "DC0_H0_VM0");
+    set_tools_running(&sim, &vm, true);
+    let before = every_vm(&sim);
+    let pid = simulator_pid(&sim);
+    // SAFETY: kill(2) on the simulator this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let soft = ipmitool(&d, "DC0_H0_VM0", None, &["chassis", "power", "soft"]);
+    let set = ipmitool(
+        &d,
+        "DC0_H0_VM0",
+        None,
+        &["chassis", "bootdev", "pxe", "options=persistent"],
+    );
+    let get = ipmitool(
+        &d,
+        "DC0_H0_VM0",
+        None,
+        &["chassis", "bootparam", "get", "5"],
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert_fails(&soft, "a guest shutdown while vCenter stalls");
+    assert!(!set.stdout.contains("Set Boot Device"), "{}", set.stdout);
+    set.assert_stderr_has("Set Chassis Boot Parameter 5 failed");
+    assert!(
+        !get.stdout.contains("Boot Device Selector"),
+        "{}",
+        get.stdout
+    );
+    for o in [&soft, &set, &get] {
+        assert!(o.elapsed < Duration::from_secs(10), "{:?}", o.elapsed);
+    }
+    d.assert_logged(&["answered C3h"]);
+    // The requests vCenter took while stopped never got past the lookup.
+    let o = ipmitool(&d, "DC0_H0_VM0", None, &["chassis", "power", "status"]);
+    o.assert_code(0);
+    assert_eq!(calls(&sim, "ShutdownGuest"), 0);
+    assert_eq!(calls(&sim, "ReconfigVM_Task"), 0);
+    assert_eq!(every_vm(&sim), before);
 }

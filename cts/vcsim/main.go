@@ -42,6 +42,12 @@
 //   - Without a session the simulator answers RetrieveProperties(Ex) with
 //     every property in missingSet; vCenter (and this wrapper) answers with
 //     a NotAuthenticated fault, so clients can detect an expired session.
+//   - Guest shutdown and boot order (guest.go): VMware Tools never runs in
+//     the simulator's guests, and its ShutdownGuest powers any VM off; here
+//     ShutdownGuest answers ToolsUnavailable, as vSphere does, unless the
+//     VM's tools were set running (POST /vm/tools), and then powers it off.
+//     A ReconfigVM_Task boot order of one base-type entry clears the order,
+//     as on vSphere, instead of being stored.
 //   - SearchIndex.FindAllByUuid is missing and FindByUuid ignores its
 //     datacenter argument and returns a random match when several VMs share
 //     a UUID; both are answered here, restricted to the datacenter and in a
@@ -54,7 +60,8 @@
 //     POST /sessions/terminate  end all sessions (not counted as logouts)
 //     GET  /calls               {"RetrievePropertiesEx":3,...}
 //     GET  /vm[?name=N][&dc=DC][&moref=vm-1]  always a JSON list (power,
-//     connection, template, question, bios_uuid, host, host_connection, ...)
+//     connection, template, question, bios_uuid, host, host_connection,
+//     tools_running, firmware, boot_order ["ethernet:4000","cdrom",...], ...)
 //     POST /vm/power?moref=vm-1&state=poweredOn|poweredOff|suspended
 //     POST /vm/connection?moref=vm-1&state=S  runtime.connectionState: S is
 //     connected, disconnected, orphaned, inaccessible or invalid
@@ -62,6 +69,7 @@
 //     POST /vm/template?moref=vm-1&template=true|false  config.template
 //     POST /vm/question-kind?moref=vm-1&kind=K  the question the next power-on
 //     raises: moved-or-copied, serial-file, out-of-space, or none
+//     POST /vm/tools?moref=vm-1&running=true|false  guest.toolsRunningStatus
 //     GET  /answers             every AnswerVM accepted, in order
 //     GET  /inventory           same content as DIR/inventory.json
 //     POST /faults/soap, POST /vm/next-power  faults on cue: see faults.go
@@ -588,6 +596,10 @@ func (f *frontEnd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.answer(w, r, body)
 	case "FindByUuid", "FindAllByUuid":
 		f.findByUUID(w, r, body, name)
+	case "ShutdownGuest":
+		f.shutdownGuest(w, r, body)
+	case "ReconfigVM_Task":
+		f.reconfigVM(w, r, body)
 	default:
 		f.forward(w, r, body)
 	}
@@ -1311,6 +1323,7 @@ type vmStatus struct {
 	HostConnection string `json:"host_connection"`
 	Datacenter     string `json:"datacenter"`
 	Path           string `json:"path"`
+	guestBootStatus
 }
 
 func statusOf(vm *simulator.VirtualMachine) vmStatus {
@@ -1329,6 +1342,7 @@ func statusOf(vm *simulator.VirtualMachine) vmStatus {
 			s.BiosUUID = vm.Config.Uuid
 			s.InstanceUUID = vm.Config.InstanceUuid
 		}
+		s.guestBootStatus = guestBootOf(vm)
 		if vm.Runtime.Host != nil {
 			ref := *vm.Runtime.Host
 			host = &ref
@@ -1545,6 +1559,7 @@ func controlHandler() http.Handler {
 		state.mu.Unlock()
 		writeJSON(w, http.StatusOK, statusOf(vm))
 	})
+	mux.HandleFunc("/vm/tools", controlTools)
 	// GET /answers: every AnswerVM the wrapper accepted, in order.
 	mux.HandleFunc("/answers", func(w http.ResponseWriter, r *http.Request) {
 		state.mu.Lock()

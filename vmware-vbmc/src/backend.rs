@@ -21,8 +21,9 @@
 //!   named first: a BMC belongs to one machine.
 //!
 //! What the core has no operation for is not improvised here: a hard reset
-//! is a verified power-off followed by a verified power-on; a guest
-//! shutdown and the boot order are not offered (D6h).
+//! is a verified power-off followed by a verified power-on. A guest
+//! shutdown and the boot order are the core's operations too, under the
+//! same lookup and vouching rules.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,9 @@ use std::time::Duration;
 
 use agent_framework::{Deadline, FenceError, Plug, PowerState};
 use vsphere_core::error::login_failure;
-use vsphere_core::{Backend, Fencer, FencerOptions, Status, VmId};
+use vsphere_core::{
+    Backend, BootClass, BootTarget, Fencer, FencerOptions, Firmware, OperationError, Status, VmId,
+};
 use vsphere_soap::http::{HttpPost, HttpReply, HttpRequest};
 use vsphere_soap::{Endpoint, Family, LogoutHandle, SdkHttp, SoapBackend, TlsPolicy};
 
@@ -160,6 +163,36 @@ fn power_error(e: FenceError) -> PowerError {
     }
 }
 
+/// The core's failures of a guest shutdown or a boot order change: what
+/// the VM's state forbids keeps its class (D5h).
+fn operation_error(e: OperationError) -> PowerError {
+    match e {
+        OperationError::Fence(e) => power_error(e),
+        OperationError::InvalidState(why) => PowerError::InvalidState(why),
+    }
+}
+
+/// IPMI's boot device as the core's boot class; `None` for no override.
+fn boot_class(device: BootDevice) -> Option<BootClass> {
+    match device {
+        BootDevice::NoOverride => None,
+        BootDevice::Pxe => Some(BootClass::Ethernet),
+        BootDevice::Disk => Some(BootClass::Disk),
+        BootDevice::Cdrom => Some(BootClass::Cdrom),
+        BootDevice::Floppy => Some(BootClass::Floppy),
+    }
+}
+
+fn boot_device_of(class: Option<BootClass>) -> BootDevice {
+    match class {
+        None => BootDevice::NoOverride,
+        Some(BootClass::Ethernet) => BootDevice::Pxe,
+        Some(BootClass::Disk) => BootDevice::Disk,
+        Some(BootClass::Cdrom) => BootDevice::Cdrom,
+        Some(BootClass::Floppy) => BootDevice::Floppy,
+    }
+}
+
 fn busy(waited: Duration) -> String {
     format!(
         "waited {:.1} s for the vCenter session, which served other requests until this \
@@ -258,12 +291,24 @@ impl VmPower {
     }
 
     fn set_power(&self, target: PowerState, deadline: Deadline) -> Result<(), PowerError> {
+        self.on_identified_vm(deadline, |fencer| {
+            fencer
+                .set_power_verified(&self.plug, target, deadline, VERIFY_POLL)
+                .map_err(power_error)
+        })
+    }
+
+    /// Runs `call` on the session once it is this request's turn and the
+    /// plug still names the VM it named first.
+    fn on_identified_vm<R>(
+        &self,
+        deadline: Deadline,
+        call: impl FnOnce(&mut Fencer<SoapBackend>) -> Result<R, PowerError>,
+    ) -> Result<R, PowerError> {
         self.session
             .with(deadline, |fencer| {
                 self.identify(fencer, deadline)?;
-                fencer
-                    .set_power_verified(&self.plug, target, deadline, VERIFY_POLL)
-                    .map_err(power_error)
+                call(fencer)
             })
             .unwrap_or_else(|why| Err(PowerError::Timeout(why)))
     }
@@ -317,22 +362,42 @@ impl PowerControl for VmPower {
         self.set_power(PowerState::On, deadline)
     }
 
-    fn soft_shutdown(&self, _deadline: Deadline) -> Result<(), PowerError> {
-        Err(PowerError::Unsupported(
-            "a guest shutdown (vSphere's ShutdownGuest) is not offered by this version".into(),
-        ))
+    /// vSphere's ShutdownGuest, through the core: answered once vCenter
+    /// accepted it, which says nothing of when, or whether, the guest
+    /// powers off (IPMI's soft shutdown only initiates one).
+    fn soft_shutdown(&self, deadline: Deadline) -> Result<(), PowerError> {
+        self.on_identified_vm(deadline, |fencer| {
+            fencer
+                .shutdown_guest(&self.plug, deadline)
+                .map_err(operation_error)
+        })
     }
 
-    fn boot_device(&self, _deadline: Deadline) -> Result<BootOverride, PowerError> {
-        Err(PowerError::Unsupported(
-            "the VM's boot order is not read by this version".into(),
-        ))
+    fn boot_device(&self, deadline: Deadline) -> Result<BootOverride, PowerError> {
+        self.on_identified_vm(deadline, |fencer| {
+            let setting = fencer
+                .boot_setting(&self.plug, deadline)
+                .map_err(operation_error)?;
+            Ok(BootOverride {
+                device: boot_device_of(setting.first),
+                efi: setting.firmware == Firmware::Efi,
+            })
+        })
     }
 
-    fn set_boot_device(&self, _device: BootDevice, _deadline: Deadline) -> Result<(), PowerError> {
-        Err(PowerError::Unsupported(
-            "the VM's boot order is not changed by this version".into(),
-        ))
+    fn set_boot_device(&self, wanted: BootOverride, deadline: Deadline) -> Result<(), PowerError> {
+        let target = match boot_class(wanted.device) {
+            None => BootTarget::FirmwareOrder,
+            Some(class) => BootTarget::First {
+                class,
+                efi: wanted.efi,
+            },
+        };
+        self.on_identified_vm(deadline, |fencer| {
+            fencer
+                .set_boot(&self.plug, target, deadline)
+                .map_err(operation_error)
+        })
     }
 }
 
@@ -513,6 +578,57 @@ mod tests {
             assert!(text.contains(words), "{text}");
             assert!(!text.contains("Failed:"), "no interface line: {text}");
         }
+    }
+
+    #[test]
+    fn a_state_the_vm_is_in_is_d5h_and_the_cores_other_failures_keep_their_codes() {
+        let cases = [
+            (
+                OperationError::InvalidState(
+                    "asking the guest of plug node10 (vm-2) to shut down: VMware Tools is not \
+                     running in the guest"
+                        .into(),
+                ),
+                "D5h",
+            ),
+            (
+                OperationError::Fence(FenceError::Status(
+                    "the device cannot vouch for the power state of plug \"node10\"".into(),
+                )),
+                "CEh",
+            ),
+            (
+                OperationError::Fence(FenceError::Unsupported("no call".into())),
+                "D6h",
+            ),
+            (
+                OperationError::Fence(FenceError::TimedOut("task task-9 still running".into())),
+                "C3h",
+            ),
+            (
+                OperationError::Fence(FenceError::Device("InvalidDeviceSpec".into())),
+                "FFh",
+            ),
+        ];
+        for (e, code) in cases {
+            let p = operation_error(e);
+            assert_eq!(p.completion_code().to_string(), code, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn ipmi_boot_devices_are_the_cores_classes_both_ways() {
+        for device in [
+            BootDevice::NoOverride,
+            BootDevice::Pxe,
+            BootDevice::Disk,
+            BootDevice::Cdrom,
+            BootDevice::Floppy,
+        ] {
+            assert_eq!(boot_device_of(boot_class(device)), device);
+        }
+        assert_eq!(boot_class(BootDevice::Pxe), Some(BootClass::Ethernet));
+        assert_eq!(boot_class(BootDevice::NoOverride), None);
     }
 
     #[test]

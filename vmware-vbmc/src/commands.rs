@@ -19,6 +19,12 @@ pub enum Action {
     CloseSession(u32),
     /// Needs the VM: runs off the receiving thread, answered when done.
     Device(DeviceJob),
+    /// A request this BMC understands and will not carry out, answered with
+    /// `code`; the server logs `why` with who asked.
+    Refused {
+        code: CompletionCode,
+        why: &'static str,
+    },
 }
 
 /// Work that needs the [`crate::power::PowerControl`].
@@ -27,7 +33,7 @@ pub enum DeviceJob {
     ChassisStatus,
     Control(ChassisAction),
     GetBootFlags,
-    SetBootDevice(BootDevice),
+    SetBootDevice(BootOverride),
 }
 
 impl DeviceJob {
@@ -350,6 +356,12 @@ pub fn chassis_status(on: bool) -> Vec<u8> {
     ]
 }
 
+/// Why a next-boot-only boot device is refused.
+pub const NEXT_BOOT_ONLY_REFUSED: &str = "a boot device for the next boot only was asked for: \
+     vSphere keeps one boot order for every boot and has no one-shot boot device; ask for a \
+     persistent one (ipmitool chassis bootdev DEVICE options=persistent) and set it back \
+     (bootdev none or another device) when it has served";
+
 const BOOT_PARAMETER_VERSION: u8 = 0x01;
 const BOOT_FLAGS_VALID: u8 = 0x80;
 const BOOT_FLAGS_PERSISTENT: u8 = 0x40;
@@ -434,7 +446,20 @@ fn set_boot_options(d: &[u8], boot: &mut BootParameters) -> Action {
                     None => return reply(CompletionCode::INVALID_DATA_FIELD),
                 }
             };
-            Action::Device(DeviceJob::SetBootDevice(device))
+            // A one-shot override would be undone by the BMC after the
+            // next boot; a VM's boot order cannot be, so it is not taken as
+            // persistent behind the console's back. "No override" needs no
+            // undoing: either way the firmware's order rules afterwards.
+            if device != BootDevice::NoOverride && data1 & BOOT_FLAGS_PERSISTENT == 0 {
+                return Action::Refused {
+                    code: CompletionCode::INVALID_DATA_FIELD,
+                    why: NEXT_BOOT_ONLY_REFUSED,
+                };
+            }
+            Action::Device(DeviceJob::SetBootDevice(BootOverride {
+                device,
+                efi: data1 & BOOT_FLAGS_EFI != 0,
+            }))
         }
         _ => reply(PARAMETER_NOT_SUPPORTED),
     }
@@ -616,6 +641,8 @@ mod tests {
         assert_eq!(send(&[0, 1], set), ok(vec![]));
         assert_eq!(send(&[0, 1], set), reply(SET_IN_PROGRESS_CONFLICT));
         assert_eq!(send(&[4, 1, 1], set), ok(vec![]));
+        let wanted =
+            |device, efi| Action::Device(DeviceJob::SetBootDevice(BootOverride { device, efi }));
         for (selector, dev) in [
             (0x04, BootDevice::Pxe),
             (0x08, BootDevice::Disk),
@@ -623,26 +650,40 @@ mod tests {
             (0x3C, BootDevice::Floppy),
             (0x00, BootDevice::NoOverride),
         ] {
-            assert_eq!(
-                send(&[5, 0x80, selector, 0, 0, 0], set),
-                Action::Device(DeviceJob::SetBootDevice(dev))
-            );
+            // Persistent (0xC0), with or without EFI (0x20).
+            assert_eq!(send(&[5, 0xC0, selector, 0, 0, 0], set), wanted(dev, false));
+            assert_eq!(send(&[5, 0xE0, selector, 0, 0, 0], set), wanted(dev, true));
+            // For the next boot only (0x80): refused, it cannot be undone
+            // after that boot; no override needs no undoing.
+            let next_boot = send(&[5, 0x80, selector, 0, 0, 0], set);
+            if dev == BootDevice::NoOverride {
+                assert_eq!(next_boot, wanted(dev, false));
+            } else {
+                assert_eq!(
+                    next_boot,
+                    Action::Refused {
+                        code: CompletionCode::INVALID_DATA_FIELD,
+                        why: NEXT_BOOT_ONLY_REFUSED
+                    },
+                    "{dev}"
+                );
+            }
         }
         // bios setup, safe mode, diagnostic partition, remote media.
         for selector in [0x18, 0x0C, 0x10, 0x1C, 0x20, 0x24, 0x2C] {
             assert_eq!(
-                send(&[5, 0x80, selector, 0, 0, 0], set),
+                send(&[5, 0xC0, selector, 0, 0, 0], set),
                 reply(CompletionCode::INVALID_DATA_FIELD)
             );
         }
         assert_eq!(
-            send(&[5, 0x80, 0x84, 0, 0, 0], set),
+            send(&[5, 0xC0, 0x84, 0, 0, 0], set),
             reply(CompletionCode::INVALID_DATA_FIELD),
             "CMOS clear cannot be honoured"
         );
         assert_eq!(
             send(&[5, 0x00, 0x04, 0, 0, 0], set),
-            Action::Device(DeviceJob::SetBootDevice(BootDevice::NoOverride)),
+            wanted(BootDevice::NoOverride, false),
             "flags marked invalid: no override"
         );
         assert_eq!(send(&[0, 2], set), ok(vec![]));

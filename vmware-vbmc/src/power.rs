@@ -147,16 +147,19 @@ pub trait PowerControl: Send + Sync {
 
     /// Ask the guest operating system to shut down (VMware Tools); `Ok`
     /// once the device accepted the request. It does not wait for the VM to
-    /// be off: IPMI's soft shutdown only initiates one.
+    /// be off: IPMI's soft shutdown only initiates one. A guest without
+    /// VMware Tools running, or a VM that is off, is `InvalidState`.
     fn soft_shutdown(&self, deadline: Deadline) -> Result<(), PowerError>;
 
-    /// The device the VM boots from first.
+    /// The device the VM boots from first, and its firmware.
     fn boot_device(&self, deadline: Deadline) -> Result<BootOverride, PowerError>;
 
-    /// Put `device` first in the VM's boot order (for every boot: vSphere
-    /// has no next-boot-only order); `NoOverride` clears the order. `Ok`
-    /// once the device confirmed the change.
-    fn set_boot_device(&self, device: BootDevice, deadline: Deadline) -> Result<(), PowerError>;
+    /// Put `wanted.device` first in the VM's boot order, for every boot
+    /// (vSphere has no next-boot-only order); `NoOverride` clears the
+    /// order. `wanted.efi` is the kind of boot asked for: a VM whose
+    /// firmware is of the other kind is `InvalidState`, and nothing
+    /// changes. `Ok` once the device confirmed the change.
+    fn set_boot_device(&self, wanted: BootOverride, deadline: Deadline) -> Result<(), PowerError>;
 }
 
 #[cfg(test)]

@@ -893,6 +893,13 @@ impl Endpoint {
                 let user = active.user_name.clone();
                 return self.start_device_job(st, id, &req, key, job, user, peer);
             }
+            Action::Refused { code, why } => {
+                self.log.warn(format_args!(
+                    "[{}] {peer}: user '{}': refused, answered {code}: {why}",
+                    self.name, active.user_name
+                ));
+                (code, Vec::new())
+            }
         };
         let response = wire::build_response(&req, cc, &data);
         // The borrow of `active` ended above; look the session up again.
@@ -1138,13 +1145,14 @@ impl Endpoint {
                 Ok(current) => (CompletionCode::OK, commands::boot_flags(current)),
                 Err(e) => self.failed("get boot device", &who, &e, started.elapsed().as_secs_f64()),
             },
-            DeviceJob::SetBootDevice(device) => {
-                match self.power.set_boot_device(device, deadline) {
+            DeviceJob::SetBootDevice(wanted) => {
+                let device = wanted.device;
+                match self.power.set_boot_device(wanted, deadline) {
                     Ok(()) => {
                         self.log.info(format_args!(
-                        "[{}] boot device set to {device} by {who} (for every boot: vSphere has no next-boot-only order)",
-                        self.name
-                    ));
+                            "[{}] boot device set to {device} by {who}, for every boot until changed",
+                            self.name
+                        ));
                         (CompletionCode::OK, Vec::new())
                     }
                     Err(e) => self.failed(

@@ -151,7 +151,7 @@ fn chassis_status_reads_the_device() {
 }
 
 #[test]
-fn boot_device_pxe_disk_cdrom() {
+fn boot_device_pxe_disk_cdrom_persistent() {
     let bmc = Bmc::default_started();
     for (dev, word, shown) in [
         (BootDevice::Pxe, "pxe", "Force PXE"),
@@ -162,7 +162,7 @@ fn boot_device_pxe_disk_cdrom() {
         ),
         (BootDevice::Cdrom, "cdrom", "Force Boot from CD/DVD"),
     ] {
-        let o = ipmitool(&bmc, &["chassis", "bootdev", word]);
+        let o = ipmitool(&bmc, &["chassis", "bootdev", word, "options=persistent"]);
         let out = ok(&o);
         assert_eq!(out.trim(), format!("Set Boot Device to {word}"));
         // Parameters 0 and 4 around parameter 5 are accepted without a
@@ -176,6 +176,7 @@ fn boot_device_pxe_disk_cdrom() {
         );
         assert!(out.contains("Boot Flag Valid"), "{out}");
         assert!(out.contains("Options apply to all future boots"), "{out}");
+        assert!(out.contains("BIOS PC Compatible (legacy) boot"), "{out}");
     }
     let out = ok(&ipmitool(&bmc, &["chassis", "bootdev", "none"]));
     assert_eq!(out.trim(), "Set Boot Device to none");
@@ -183,7 +184,7 @@ fn boot_device_pxe_disk_cdrom() {
     let out = ok(&ipmitool(&bmc, &["chassis", "bootparam", "get", "5"]));
     assert!(out.contains("Boot Device Selector : No override"), "{out}");
     // BIOS setup is nothing a VM's boot order can say.
-    let o = ipmitool(&bmc, &["chassis", "bootdev", "bios"]);
+    let o = ipmitool(&bmc, &["chassis", "bootdev", "bios", "options=persistent"]);
     assert!(
         !stdout(&o).contains("Set Boot Device to bios"),
         "{}",
@@ -195,6 +196,66 @@ fn boot_device_pxe_disk_cdrom() {
         stderr(&o)
     );
     assert_eq!(bmc.power.boot(), BootDevice::NoOverride);
+}
+
+/// ipmitool's default, a boot device for the next boot only, cannot be
+/// kept by a VM: refused with CCh and the reason logged, nothing changed.
+#[test]
+fn a_next_boot_only_device_is_refused_and_nothing_changes() {
+    let bmc = Bmc::default_started();
+    for word in ["pxe", "disk", "cdrom"] {
+        let o = ipmitool(&bmc, &["chassis", "bootdev", word]);
+        // ipmitool exits 0 after a completion code other than 00h here;
+        // its words are what tell.
+        assert_eq!(stdout(&o), "", "{}", stdout(&o));
+        assert!(
+            stderr(&o)
+                .contains("Set Chassis Boot Parameter 5 failed: Invalid data field in request"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(bmc.power.boot(), BootDevice::NoOverride);
+    }
+    assert_eq!(bmc.power.count("set_boot_device pxe"), 0);
+    assert_eq!(bmc.power.count("set_boot_device disk"), 0);
+    assert_eq!(bmc.power.count("set_boot_device cdrom"), 0);
+    let log = bmc.log.text();
+    assert!(
+        log.contains("user 'fence': refused, answered CCh: a boot device for the next boot only")
+            && log.contains("options=persistent"),
+        "{log}"
+    );
+}
+
+/// The EFI bit must be the VM's firmware: asked otherwise, D5h and nothing
+/// changes; read back, it reports the firmware.
+#[test]
+fn the_efi_bit_is_the_vms_firmware() {
+    let bmc = Bmc::default_started();
+    bmc.power.set_efi(true);
+    let o = ipmitool(&bmc, &["chassis", "bootdev", "pxe", "options=persistent"]);
+    assert_eq!(stdout(&o), "", "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains(
+            "Set Chassis Boot Parameter 5 failed: Command not supported in present state"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(bmc.power.boot(), BootDevice::NoOverride);
+    let out = ok(&ipmitool(
+        &bmc,
+        &["chassis", "bootdev", "pxe", "options=persistent,efiboot"],
+    ));
+    assert_eq!(out.trim(), "Set Boot Device to pxe");
+    assert_eq!(bmc.power.boot(), BootDevice::Pxe);
+    let out = ok(&ipmitool(&bmc, &["chassis", "bootparam", "get", "5"]));
+    assert!(out.contains("BIOS EFI boot"), "{out}");
+    assert!(
+        bmc.log.text().contains("answered D5h"),
+        "{}",
+        bmc.log.text()
+    );
 }
 
 #[test]

@@ -107,6 +107,10 @@ impl MemoryPower {
         self.vm().boot
     }
 
+    pub fn set_efi(&self, efi: bool) {
+        self.vm().efi = efi;
+    }
+
     pub fn calls(&self) -> Vec<String> {
         self.vm().calls.clone()
     }
@@ -213,8 +217,14 @@ impl PowerControl for MemoryPower {
         })
     }
 
-    fn set_boot_device(&self, device: BootDevice, _deadline: Deadline) -> Result<(), PowerError> {
+    fn set_boot_device(&self, wanted: BootOverride, _deadline: Deadline) -> Result<(), PowerError> {
+        let device = wanted.device;
         let mut vm = self.record(&format!("set_boot_device {device}"));
+        if device != BootDevice::NoOverride && wanted.efi != vm.efi {
+            return Err(PowerError::InvalidState(
+                "the boot kind asked for is not the VM's firmware".into(),
+            ));
+        }
         vm.boot = device;
         Ok(())
     }

@@ -16,6 +16,7 @@ use std::fmt;
 
 use agent_framework::Deadline;
 
+use crate::boot::{BootEntry, BootReading};
 use crate::error::BackendError;
 use crate::state::{Connection, HostReading, TaskState, VmPower, VmReading};
 
@@ -193,6 +194,34 @@ pub trait Backend {
     /// paths (the Automation API) say so here.
     fn unambiguous_plug_forms(&self) -> &'static str {
         "Use an inventory path, an instance UUID or a managed object id"
+    }
+
+    /// Asks the guest operating system of `vm` to shut down (VMware Tools
+    /// does it) and returns once the device accepted the request, without
+    /// waiting for the guest. [`BackendError::InvalidState`] when the VM's
+    /// state does not allow it (Tools not running, not powered on).
+    fn shutdown_guest(&mut self, vm: &VmId, deadline: Deadline) -> Result<(), BackendError> {
+        let _ = (vm, deadline);
+        Err(BackendError::Unsupported("asking a guest to shut down"))
+    }
+
+    /// `vm`'s boot order, firmware and bootable devices, from one request.
+    fn read_boot(&mut self, vm: &VmId, deadline: Deadline) -> Result<BootReading, BackendError> {
+        let _ = (vm, deadline);
+        Err(BackendError::Unsupported("reading a boot order"))
+    }
+
+    /// Starts replacing `vm`'s boot order with `order` (empty: the
+    /// firmware's own order). The fencer follows the task and reads the
+    /// order back.
+    fn start_boot_order(
+        &mut self,
+        vm: &VmId,
+        order: &[BootEntry],
+        deadline: Deadline,
+    ) -> Result<Started, BackendError> {
+        let _ = (vm, order, deadline);
+        Err(BackendError::Unsupported("changing a boot order"))
     }
 
     /// Ends the session.

@@ -28,6 +28,11 @@ pub enum BackendError {
     /// The VM's power state does not allow the operation: it is already
     /// there (vim25 InvalidPowerState, REST already_in_desired_state).
     AlreadyInState(String),
+    /// The VM's present state does not allow the call, which is not a
+    /// power call: VMware Tools not running in its guest (vim25
+    /// ToolsUnavailable), not powered on for a guest shutdown, a boot order
+    /// its hardware or firmware cannot have.
+    InvalidState(String),
     /// Another task runs on the VM (vim25 TaskInProgress).
     Busy {
         task: Option<TaskId>,
@@ -67,6 +72,7 @@ impl fmt::Display for BackendError {
             | BackendError::CannotVouch(m) => f.write_str(m),
             BackendError::WrongKind(kind) => write!(f, "a {kind}, not a virtual machine"),
             BackendError::Busy { detail, .. } => f.write_str(detail),
+            BackendError::InvalidState(m) => f.write_str(m),
             BackendError::Unsupported(what) => write!(f, "not supported by this API: {what}"),
             BackendError::Timeout(m) => write!(f, "no answer in time: {m}"),
             BackendError::Tls(m) => write!(f, "TLS: {m}"),
@@ -106,6 +112,45 @@ pub fn session_failure(e: BackendError, what: &str) -> FenceError {
             FenceError::ConnectionLost(format!("{what}: {m}"))
         }
         other => FenceError::Device(format!("{what}: {other}")),
+    }
+}
+
+/// Why a VM operation beside power (a guest shutdown, a boot order
+/// change or read) was not done.
+#[derive(Debug)]
+pub enum OperationError {
+    /// As fence_vmware words its failures: no VM or several for the plug, a
+    /// state the device cannot vouch for, the session, a fault, the time.
+    Fence(FenceError),
+    /// Not possible in the VM's present state (see
+    /// [`BackendError::InvalidState`]): asking again will not help until
+    /// the VM changes.
+    InvalidState(String),
+}
+
+impl From<FenceError> for OperationError {
+    fn from(e: FenceError) -> OperationError {
+        OperationError::Fence(e)
+    }
+}
+
+impl fmt::Display for OperationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OperationError::Fence(e) => f.write_str(&e.message_lines().join("; ")),
+            OperationError::InvalidState(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A failure of an operation beside power, while doing `what`.
+pub fn operation_failure(e: BackendError, what: &str) -> OperationError {
+    match e {
+        BackendError::InvalidState(m) => OperationError::InvalidState(format!("{what}: {m}")),
+        BackendError::Unsupported(call) => OperationError::Fence(FenceError::Unsupported(format!(
+            "{what}: this API has no call for {call}"
+        ))),
+        other => OperationError::Fence(session_failure(other, what)),
     }
 }
 
@@ -165,5 +210,37 @@ mod tests {
         assert!(tls.message_lines()[1].contains("cacert"), "{tls:?}");
         let other = session_failure(BackendError::Fault("GenericVmConfigFault".into()), "on");
         assert_eq!(other.message_lines()[0], "Failed: on: GenericVmConfigFault");
+    }
+
+    /// A state the VM is in keeps its class; an API without the call is
+    /// Unsupported, not a device failure; the rest is fence_vmware's.
+    #[test]
+    fn operation_failures_keep_their_class() {
+        match operation_failure(
+            BackendError::InvalidState("VMware Tools is not running".into()),
+            "shutting the guest down",
+        ) {
+            OperationError::InvalidState(m) => {
+                assert_eq!(m, "shutting the guest down: VMware Tools is not running")
+            }
+            other => panic!("{other:?}"),
+        }
+        match operation_failure(BackendError::Unsupported("guest shutdown"), "soft off") {
+            OperationError::Fence(FenceError::Unsupported(m)) => {
+                assert!(m.contains("no call for guest shutdown"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match operation_failure(BackendError::Timeout("read".into()), "boot order") {
+            OperationError::Fence(e @ FenceError::TimedOut(_)) => {
+                assert_eq!(e.message_lines()[0], "Connection timed out")
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = operation_failure(BackendError::NoPermission("NoPermission".into()), "x");
+        assert!(
+            matches!(e, OperationError::Fence(FenceError::InvalidPrivileges(_))),
+            "{e:?}"
+        );
     }
 }

@@ -12,6 +12,8 @@
 //!   question blocking it, is reported then; the framework verifies the
 //!   state afterwards, and later reads keep watching the task.
 //! - A session that ended is logged into again, once per call.
+//! - A guest shutdown and the boot order (fencer_operations.rs) go by the
+//!   same lookup and the same vouching.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -550,6 +552,9 @@ impl<B: Backend> Drop for Fencer<B> {
         self.disconnect();
     }
 }
+
+#[path = "fencer_operations.rs"]
+mod operations;
 
 #[cfg(test)]
 #[path = "fencer_tests.rs"]

@@ -28,7 +28,7 @@ fn inventory() -> Vec<FakeVm> {
     vms
 }
 
-fn fencer(backend: Scripted) -> Fencer<Scripted> {
+pub(super) fn fencer(backend: Scripted) -> Fencer<Scripted> {
     Fencer::new(
         backend,
         FencerOptions {
@@ -38,11 +38,11 @@ fn fencer(backend: Scripted) -> Fencer<Scripted> {
     )
 }
 
-fn soon() -> Deadline {
+pub(super) fn soon() -> Deadline {
     Deadline::after(Duration::from_secs(5))
 }
 
-fn plug(p: &str) -> Plug {
+pub(super) fn plug(p: &str) -> Plug {
     Plug::new(p)
 }
 

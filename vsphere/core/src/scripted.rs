@@ -1,6 +1,7 @@
 //! A FAKE device, in memory, for the core's unit tests only: no network,
 //! no API. It holds VMs and hosts, runs power "tasks" that take a set
-//! number of reads, raises questions on power-on, and fails calls on
+//! number of reads, raises questions on power-on, shuts guests down that
+//! run VMware Tools, keeps boot orders changed by tasks, and fails calls on
 //! request, so that each rule of the fencer can be driven to its edge.
 //! The real peer (VMware's simulator) is used by cts/tests/vmware.rs.
 
@@ -9,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use agent_framework::Deadline;
 
 use crate::backend::{Backend, Candidate, HostId, Listed, Lookup, PowerOp, Started, TaskId, VmId};
+use crate::boot::{BootEntry, BootReading, DeviceKey, Firmware};
 use crate::error::BackendError;
 use crate::question::{Choice, Question, QuestionMessage};
 use crate::state::{Connection, HostReading, TaskState, VmPower, VmReading};
@@ -28,6 +30,10 @@ pub struct FakeVm {
     pub question: Option<Question>,
     /// Raised by the next power-on, which then waits for an answer.
     pub asks_on_power_on: Option<Question>,
+    /// VMware Tools runs in the guest (while the VM is on).
+    pub guest_tools: bool,
+    /// Boot order, firmware and bootable devices.
+    pub boot: BootReading,
 }
 
 impl FakeVm {
@@ -44,8 +50,27 @@ impl FakeVm {
             template: false,
             question: None,
             asks_on_power_on: None,
+            guest_tools: true,
+            boot: BootReading {
+                order: Vec::new(),
+                firmware: Firmware::Bios,
+                bootable: vec![
+                    BootEntry::Cdrom,
+                    BootEntry::Disk(DeviceKey(2000)),
+                    BootEntry::Ethernet(DeviceKey(4000)),
+                ],
+            },
         }
     }
+}
+
+/// A boot order change in progress.
+#[derive(Debug, Clone)]
+struct BootTask {
+    vm: VmId,
+    order: Vec<BootEntry>,
+    reads_left: u32,
+    fails_with: Option<BackendError>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +94,9 @@ pub enum Call {
     Start,
     Answer,
     Login,
+    Shutdown,
+    ReadBoot,
+    StartBoot,
 }
 
 pub struct Scripted {
@@ -93,6 +121,14 @@ pub struct Scripted {
     pub after_read: Option<(usize, WorldChange)>,
     /// Tasks the fake did not start for the fencer: (id, reads left).
     pub foreign_tasks: HashMap<TaskId, u32>,
+    /// Reads a boot order task stays running for.
+    pub boot_task_reads: u32,
+    /// The next boot order task ends with this failure.
+    pub next_boot_task_fails: Option<BackendError>,
+    /// A device that writes another order than it was given: the order
+    /// its boot tasks write, whatever was asked.
+    pub boot_order_written: Option<Vec<BootEntry>>,
+    boot_tasks: HashMap<TaskId, BootTask>,
     reads: usize,
     tasks: HashMap<TaskId, FakeTask>,
     task_seq: u32,
@@ -119,6 +155,10 @@ impl Scripted {
             failures: VecDeque::new(),
             after_read: None,
             foreign_tasks: HashMap::new(),
+            boot_task_reads: 1,
+            next_boot_task_fails: None,
+            boot_order_written: None,
+            boot_tasks: HashMap::new(),
             reads: 0,
             tasks: HashMap::new(),
             task_seq: 0,
@@ -388,6 +428,21 @@ impl Backend for Scripted {
         _deadline: Deadline,
     ) -> Result<TaskState, BackendError> {
         self.calls.push(format!("task_state {task}"));
+        if let Some(t) = self.boot_tasks.get_mut(task) {
+            if t.reads_left > 0 {
+                t.reads_left -= 1;
+                return Ok(TaskState::Running);
+            }
+            let Some(t) = self.boot_tasks.remove(task) else {
+                return Ok(TaskState::Gone);
+            };
+            if let Some(e) = t.fails_with {
+                return Ok(TaskState::Failed(e));
+            }
+            let i = self.index(&t.vm)?;
+            self.vms[i].boot.order = t.order;
+            return Ok(TaskState::Succeeded);
+        }
         match self.foreign_tasks.get_mut(task) {
             Some(0) => Ok(TaskState::Succeeded),
             Some(n) => {
@@ -449,6 +504,61 @@ impl Backend for Scripted {
             .iter()
             .find(|v| v.id == *vm)
             .map(|v| v.path.clone())
+    }
+
+    fn shutdown_guest(&mut self, vm: &VmId, deadline: Deadline) -> Result<(), BackendError> {
+        self.calls.push(format!("shutdown_guest {vm}"));
+        Self::on_time(deadline)?;
+        self.injected(Call::Shutdown)?;
+        let i = self.index(vm)?;
+        let v = &mut self.vms[i];
+        if v.power != VmPower::PoweredOn {
+            return Err(BackendError::InvalidState(format!("{vm} is {}", v.power)));
+        }
+        if !v.guest_tools {
+            return Err(BackendError::InvalidState(
+                "VMware Tools is not running".into(),
+            ));
+        }
+        // The guest takes its time; a test moves it on by hand.
+        Ok(())
+    }
+
+    fn read_boot(&mut self, vm: &VmId, deadline: Deadline) -> Result<BootReading, BackendError> {
+        self.calls.push(format!("read_boot {vm}"));
+        Self::on_time(deadline)?;
+        self.injected(Call::ReadBoot)?;
+        let i = self.index(vm)?;
+        Ok(self.vms[i].boot.clone())
+    }
+
+    fn start_boot_order(
+        &mut self,
+        vm: &VmId,
+        order: &[BootEntry],
+        deadline: Deadline,
+    ) -> Result<Started, BackendError> {
+        let words: Vec<String> = order.iter().map(ToString::to_string).collect();
+        self.calls
+            .push(format!("start_boot_order {vm} [{}]", words.join(", ")));
+        Self::on_time(deadline)?;
+        self.injected(Call::StartBoot)?;
+        self.index(vm)?;
+        self.task_seq += 1;
+        let id = TaskId(format!("task-{}", self.task_seq));
+        self.boot_tasks.insert(
+            id.clone(),
+            BootTask {
+                vm: vm.clone(),
+                order: self
+                    .boot_order_written
+                    .clone()
+                    .unwrap_or_else(|| order.to_vec()),
+                reads_left: self.boot_task_reads,
+                fails_with: self.next_boot_task_fails.take(),
+            },
+        );
+        Ok(Started::Task(id))
     }
 
     fn logout(&mut self, _deadline: Deadline) -> Result<(), BackendError> {

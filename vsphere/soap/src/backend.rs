@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use agent_framework::{logging, Deadline, Secret};
 use vsphere_core::{
-    names, Backend, BackendError, Candidate, Connection, HostId, HostReading, Listed, Lookup,
-    PowerOp, Started, TaskId, TaskState, VmId, VmPower, VmReading,
+    names, Backend, BackendError, BootEntry, BootReading, Candidate, Connection, HostId,
+    HostReading, Listed, Lookup, PowerOp, Started, TaskId, TaskState, VmId, VmPower, VmReading,
 };
 
 use crate::client::{self, Client, Wanted};
@@ -536,6 +536,49 @@ impl Backend for SoapBackend {
         }
         parts.reverse();
         Some(format!("/{}", parts.join("/")))
+    }
+
+    fn shutdown_guest(&mut self, vm: &VmId, deadline: Deadline) -> Result<(), BackendError> {
+        self.client
+            .shutdown_guest(&vm_moref(vm), deadline)
+            .map_err(crate::operations::shutdown_refusal)
+    }
+
+    fn read_boot(&mut self, vm: &VmId, deadline: Deadline) -> Result<BootReading, BackendError> {
+        let m = vm_moref(vm);
+        let objs = self
+            .client
+            .retrieve(
+                &[Wanted {
+                    obj: &m,
+                    paths: crate::operations::BOOT_READING_PATHS,
+                }],
+                deadline,
+            )
+            .map_err(to_backend)?;
+        let o = objs
+            .iter()
+            .find(|o| o.obj.as_ref() == Some(&m))
+            .ok_or_else(|| {
+                BackendError::Protocol(format!("the server returned no configuration for {vm}"))
+            })?;
+        crate::operations::boot_reading(o).map_err(to_backend)
+    }
+
+    fn start_boot_order(
+        &mut self,
+        vm: &VmId,
+        order: &[BootEntry],
+        deadline: Deadline,
+    ) -> Result<Started, BackendError> {
+        let order = order
+            .iter()
+            .map(crate::operations::WritableEntry::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .reconfig_boot_order(&vm_moref(vm), &order, deadline)
+            .map(|t| Started::Task(TaskId(t.value)))
+            .map_err(to_backend)
     }
 
     fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError> {

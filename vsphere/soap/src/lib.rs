@@ -12,6 +12,8 @@
 //!   vsphere-http's deadline-bounded client.
 //! - [`transport`]: a call, with the session cookie.
 //! - [`client`]: the typed calls.
+//! - [`operations`]: the calls beside power: a guest shutdown, the boot
+//!   order read and changed.
 //! - [`backend`]: vsphere-core's trait over them.
 
 pub mod backend;
@@ -21,6 +23,7 @@ pub mod envelope;
 pub mod error;
 pub mod fault;
 pub mod http;
+pub mod operations;
 pub mod parse;
 pub mod reply;
 pub mod transport;
