@@ -365,3 +365,21 @@ pub fn base64(input: &[u8]) -> String {
     }
     out
 }
+
+/// fence-agents' own Python agent `name` as Debian installs it: moved aside
+/// to `/usr/sbin/NAME.fence-agents` while this project's package diverts
+/// it. None when fence-agents is not installed. (A script, never our
+/// binary: the tests compare the two.)
+pub fn fence_agents_program(name: &str) -> Option<PathBuf> {
+    [
+        format!("/usr/sbin/{name}.fence-agents"),
+        format!("/usr/sbin/{name}"),
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| {
+        std::fs::read(p)
+            .map(|b| b.starts_with(b"#!"))
+            .unwrap_or(false)
+    })
+}

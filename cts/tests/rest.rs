@@ -10,12 +10,14 @@
 //! inventory (its faults are pinned in rest_sim.rs).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use cts::support::{base64, bin, link_named, skip_unless, terminate, AgentRun, Outcome};
+use cts::support::{
+    base64, bin, fence_agents_program, link_named, skip_unless, terminate, AgentRun, Outcome,
+};
 use cts::vcsim::{Options, Vcsim, VmState, PASSWORD, USER};
 
 /// fence_vmware_rest: a symlink to fence_vmware, as installed.
@@ -549,7 +551,7 @@ fn list_above_the_servers_cap_on_both_apis() {
     assert_eq!(on, truly_on);
     assert_states(&sim, &before, &[], "lists of 4,100 VMs");
     // fence-agents' agent fails there (rest_sim.rs pins its message).
-    if Path::new(PY_AGENT).exists() {
+    if py_agent_path().is_some() {
         py_agent(&sim, &["-o", "list"]).assert_code(1);
     }
 }
@@ -1377,21 +1379,9 @@ fn sigterm_in_the_middle_deletes_the_session() {
 
 // --------------------------------- fence-agents' fence_vmware_rest, beside
 
-const PY_AGENT: &str = "/usr/sbin/fence_vmware_rest";
-
-/// fence-agents' Python agent, as Debian installs it (moved aside to
-/// `.fence-agents` while our package is installed); None when absent.
-fn py_agent_path() -> Option<&'static str> {
-    [
-        "/usr/sbin/fence_vmware_rest.fence-agents",
-        "/usr/sbin/fence_vmware_rest",
-    ]
-    .into_iter()
-    .find(|p| {
-        std::fs::read(p)
-            .map(|b| b.starts_with(b"#!"))
-            .unwrap_or(false)
-    })
+/// fence-agents' Python agent, as Debian installs it; None when absent.
+fn py_agent_path() -> Option<PathBuf> {
+    fence_agents_program("fence_vmware_rest")
 }
 
 fn py_agent(sim: &Vcsim, args: &[&str]) -> Outcome {

@@ -8,27 +8,26 @@
 //! client below, speaking to the same listener).
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use cts::support::{base64, skip_unless, AgentRun, Outcome};
+use cts::support::{base64, fence_agents_program, skip_unless, AgentRun, Outcome};
 use cts::vcsim::{self, encode, Options, Vcsim, PASSWORD, USER};
 
-fn no_sim() -> bool {
-    skip_unless(
-        vcsim::available(),
-        "the vSphere simulator needs Go and golang-github-vmware-govmomi-dev",
-    )
-}
-
-fn plain() -> Vcsim {
-    Vcsim::start_with(Options {
+/// A simulator serving plain HTTP, or None (the test is skipped, loudly;
+/// under CI it fails) where none can run.
+fn plain() -> Option<Vcsim> {
+    with(Options {
         plain_http: true,
         ..Options::default()
     })
+}
+
+fn with(opts: Options) -> Option<Vcsim> {
+    Vcsim::start_if_available(opts)
 }
 
 // ------------------------------------------------------------ HTTP client
@@ -387,10 +386,7 @@ impl Soap {
 
 #[test]
 fn rest_session_login_info_logout() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let c = Client::anonymous(&sim, Dialect::Rest);
 
     // Login: 200 {"value": token}, the token also as a cookie for /rest.
@@ -485,10 +481,7 @@ fn rest_session_login_info_logout() {
 
 #[test]
 fn rest_login_refused_with_the_real_401() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::anonymous(&sim, dialect);
         for (user, password) in [(USER, "wrong"), ("nobody", PASSWORD), (USER, "")] {
@@ -519,10 +512,7 @@ fn rest_login_refused_with_the_real_401() {
 
 #[test]
 fn api_session_created_201_deleted_204_and_shared_with_rest() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let c = Client::anonymous(&sim, Dialect::Api);
     let r = c.login_reply(USER, PASSWORD);
     assert_eq!(r.status, 201, "{r:?}");
@@ -569,10 +559,7 @@ fn api_session_created_201_deleted_204_and_shared_with_rest() {
 
 #[test]
 fn expired_sessions_get_401_then_login_again_works() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let rest = Client::login(&sim, Dialect::Rest);
     let api = Client::login(&sim, Dialect::Api);
     assert_eq!(rest.list("/vcenter/datacenter").len(), 2);
@@ -601,10 +588,7 @@ fn expired_sessions_get_401_then_login_again_works() {
 
 #[test]
 fn session_limit_answers_503_per_user() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     sim.set_rest_session_limit(2);
     let a = Client::login(&sim, Dialect::Rest);
     let _b = Client::login(&sim, Dialect::Api);
@@ -637,10 +621,7 @@ fn session_limit_answers_503_per_user() {
 
 #[test]
 fn unknown_urls_404_wrong_methods_405_known_urls_401() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let anon_rest = Client::anonymous(&sim, Dialect::Rest);
     let anon_api = Client::anonymous(&sim, Dialect::Api);
     // Unknown URLs: 404 whether logged in or not (the URL is resolved
@@ -722,14 +703,13 @@ fn unknown_urls_404_wrong_methods_405_known_urls_401() {
 
 #[test]
 fn an_esx_host_serves_no_automation_api() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(Options {
+    let Some(sim) = with(Options {
         plain_http: true,
         esx: true,
         ..Options::default()
-    });
+    }) else {
+        return;
+    };
     for path in ["/rest/com/vmware/cis/session", "/api/session"] {
         let r = http(
             "POST",
@@ -743,10 +723,12 @@ fn an_esx_host_serves_no_automation_api() {
 
 #[test]
 fn https_on_the_sdk_listener_with_the_wrappers_ca() {
-    if no_sim() || skip_unless(Path::new("/usr/bin/curl").exists(), "curl is not installed") {
+    if skip_unless(Path::new("/usr/bin/curl").exists(), "curl is not installed") {
         return;
     }
-    let sim = Vcsim::start();
+    let Some(sim) = with(Options::default()) else {
+        return;
+    };
     assert!(sim.base_url().starts_with("https://127.0.0.1:"));
     let curl = |extra: &[&str]| {
         Command::new("curl")
@@ -782,10 +764,7 @@ fn https_on_the_sdk_listener_with_the_wrappers_ca() {
 /// that misuses one fails instead of testing nothing.
 #[test]
 fn control_knobs_refuse_bad_input() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let host = Client::login(&sim, Dialect::Rest).only("host", &[("names", "DC0_H0")]);
     let vm = sim.inventory[0].moref.clone();
     let control =
@@ -841,10 +820,7 @@ fn control_knobs_refuse_bad_input() {
 
 #[test]
 fn vm_list_summaries_match_the_inventory() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
         let all = c.list("/vcenter/vm");
@@ -888,10 +864,7 @@ fn vm_list_summaries_match_the_inventory() {
 
 #[test]
 fn vm_list_filters_rest_dialect() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let c = Client::login(&sim, Dialect::Rest);
     let node1: BTreeSet<String> = sim
         .inventory
@@ -992,10 +965,7 @@ fn vm_list_filters_rest_dialect() {
 /// hosts, clusters and resource_pools against what SOAP says of each VM.
 #[test]
 fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let soap = Soap::login(&sim);
     let mut host_of = HashMap::new();
     let mut pool_of = HashMap::new();
@@ -1085,10 +1055,7 @@ fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
 
 #[test]
 fn vm_list_filters_api_dialect() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let c = Client::login(&sim, Dialect::Api);
     // Repeated or comma-separated.
     assert_eq!(c.list("/vcenter/vm?names=node1&names=node10").len(), 3);
@@ -1123,10 +1090,7 @@ fn vm_list_filters_api_dialect() {
 
 #[test]
 fn bad_filters_are_invalid_argument() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let rest = Client::login(&sim, Dialect::Rest);
     let api = Client::login(&sim, Dialect::Api);
     for (c, path, id) in [
@@ -1201,15 +1165,14 @@ fn bad_filters_are_invalid_argument() {
 /// a simulator takes to start.
 #[test]
 fn list_caps_1000_rest_4000_api_with_the_real_error() {
-    if no_sim() {
-        return;
-    }
     let started = Instant::now();
-    let sim = Vcsim::start_with(Options {
+    let Some(sim) = with(Options {
         plain_http: true,
         extra_vms: Some(4100),
         ..Options::default()
-    });
+    }) else {
+        return;
+    };
     let start_time = started.elapsed();
     eprintln!("simulator with 4,100 extra VMs ready in {start_time:?}");
     assert!(start_time < Duration::from_secs(45), "{start_time:?}");
@@ -1304,10 +1267,7 @@ fn list_caps_1000_rest_4000_api_with_the_real_error() {
 /// folders would take minutes to build).
 #[test]
 fn host_folder_datacenter_caps_and_their_errors() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let caps = sim.rest_caps();
     let want: HashMap<String, (u64, u64)> = [
         ("vm", (1000, 4000)),
@@ -1376,10 +1336,7 @@ fn host_folder_datacenter_caps_and_their_errors() {
 
 #[test]
 fn power_get_and_changes_both_dialects_seen_by_the_simulator() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let vm = sim.vm("node10", None).moref.clone();
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
@@ -1475,10 +1432,7 @@ fn power_get_and_changes_both_dialects_seen_by_the_simulator() {
 
 #[test]
 fn power_errors_unknown_vm_bad_action_readonly_user() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let vm = sim.vm("node10", None).moref.clone();
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
@@ -1533,10 +1487,7 @@ fn power_errors_unknown_vm_bad_action_readonly_user() {
 
 #[test]
 fn vm_info_identity_matches_the_inventory() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let inv = sim.vm("clone-a", None).clone();
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
@@ -1557,10 +1508,7 @@ fn vm_info_identity_matches_the_inventory() {
 /// reports: one inventory.
 #[test]
 fn soap_and_rest_see_each_others_power_changes() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let vm = sim.vm("node10", None).moref.clone();
     let rest = Client::login(&sim, Dialect::Rest);
     let soap = Soap::login(&sim);
@@ -1592,14 +1540,13 @@ fn soap_and_rest_see_each_others_power_changes() {
 /// end.
 #[test]
 fn slow_vm_rest_call_waits_and_concurrent_change_is_busy() {
-    if no_sim() {
-        return;
-    }
-    let sim = Vcsim::start_with(Options {
+    let Some(sim) = with(Options {
         plain_http: true,
         slow_seconds: Some(2),
         ..Options::default()
-    });
+    }) else {
+        return;
+    };
     let vm = sim.vm("slow", None).moref.clone();
     let first = Client::login(&sim, Dialect::Api);
     let second = Client::login(&sim, Dialect::Rest);
@@ -1635,10 +1582,7 @@ fn slow_vm_rest_call_waits_and_concurrent_change_is_busy() {
 
 #[test]
 fn hosts_connection_states_as_the_simulator_holds_them() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
         let hosts = c.list("/vcenter/host");
@@ -1743,10 +1687,7 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
 
 #[test]
 fn folders_and_datacenters_shapes_and_filters() {
-    if no_sim() {
-        return;
-    }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     for dialect in [Dialect::Rest, Dialect::Api] {
         let c = Client::login(&sim, dialect);
         let dcs = c.list("/vcenter/datacenter");
@@ -1804,14 +1745,16 @@ fn folders_and_datacenters_shapes_and_filters() {
 
 // ------------------------------------- fence-agents' fence_vmware_rest
 
-const PY_AGENT: &str = "/usr/sbin/fence_vmware_rest";
-
-fn no_py_agent() -> bool {
-    no_sim()
-        || skip_unless(
-            Path::new(PY_AGENT).exists(),
-            "fence-agents' fence_vmware_rest is not installed",
-        )
+/// fence-agents' agent; None (the test is skipped, loudly) when absent.
+fn py_agent_program() -> Option<PathBuf> {
+    let program = fence_agents_program("fence_vmware_rest");
+    if skip_unless(
+        program.is_some(),
+        "fence-agents' fence_vmware_rest is not installed",
+    ) {
+        return None;
+    }
+    program
 }
 
 /// fence-agents' agent against `sim`, over plain HTTP (its default without
@@ -1824,7 +1767,7 @@ fn py_agent(sim: &Vcsim, args: &[&str]) -> Outcome {
         argv.push("--ssl-insecure");
     }
     argv.extend_from_slice(args);
-    let out = AgentRun::new(PY_AGENT)
+    let out = AgentRun::new(py_agent_program().expect("checked by the test"))
         .args(&argv)
         .limit(Duration::from_secs(60))
         .run();
@@ -1864,10 +1807,10 @@ fn power_word(sim: &Vcsim, moref: &str) -> &'static str {
 
 #[test]
 fn fence_agents_rest_agent_status_on_off_reboot_monitor() {
-    if no_py_agent() {
+    if py_agent_program().is_none() {
         return;
     }
-    let sim = plain();
+    let Some(sim) = plain() else { return };
     let vm = sim.vm("node10", None).moref.clone();
     py_agent(&sim, &["-n", "node10", "-o", "status"])
         .assert_code(0)
@@ -1914,10 +1857,13 @@ fn fence_agents_rest_agent_status_on_off_reboot_monitor() {
 
 #[test]
 fn fence_agents_rest_agent_list_and_list_status_match_the_simulator() {
-    if no_py_agent() {
+    if py_agent_program().is_none() {
         return;
     }
-    let sim = Vcsim::start(); // HTTPS this time, --ssl-insecure
+    // HTTPS this time, --ssl-insecure.
+    let Some(sim) = with(Options::default()) else {
+        return;
+    };
     sim.set_power(&sim.vm("clone-b", None).moref, "poweredOff");
     sim.set_power(&sim.vm("web server 01", None).moref, "suspended");
     let dups = namesakes(&sim, "dup");
@@ -1962,14 +1908,16 @@ fn fence_agents_rest_agent_list_and_list_status_match_the_simulator() {
 /// These are fence-agents' behaviour, which fence_vmware_rest will fix.
 #[test]
 fn fence_agents_rest_agent_known_faults() {
-    if no_py_agent() {
+    if py_agent_program().is_none() {
         return;
     }
-    let sim = Vcsim::start_with(Options {
+    let Some(sim) = with(Options {
         plain_http: true,
         extra_vms: Some(1000),
         ..Options::default()
-    });
+    }) else {
+        return;
+    };
     // Above 1,000 VMs, list fails with its message (any 400 is read that
     // way)...
     let o = py_agent(&sim, &["-o", "list"]);

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cts::support::{
-    assert_valid_metadata, bin, link_named, repo_root, skip_unless, terminate, AgentRun, Outcome,
-    TempDir,
+    assert_valid_metadata, bin, fence_agents_program, link_named, repo_root, skip_unless,
+    terminate, AgentRun, Outcome, TempDir,
 };
 use cts::vcsim::{self, Options, Vcsim, VmState, PASSWORD, USER};
 
@@ -950,26 +950,15 @@ fn metadata_and_man_pages_match_the_committed_files() {
     }
 }
 
-/// fence-agents' own metadata for `name`, from its installed Python agent
-/// (moved aside to `*.fence-agents` while our package is installed).
+/// fence-agents' own metadata for `name`, from its installed Python agent.
 fn fence_agents_metadata(name: &str) -> Option<String> {
-    for candidate in [
-        format!("/usr/sbin/{name}.fence-agents"),
-        format!("/usr/sbin/{name}"),
-    ] {
-        let is_script = std::fs::read(&candidate)
-            .map(|b| b.starts_with(b"#!"))
-            .unwrap_or(false);
-        if is_script {
-            let out = Command::new(&candidate)
-                .args(["-o", "metadata"])
-                .stdin(Stdio::null())
-                .output()
-                .ok()?;
-            return Some(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-    }
-    None
+    let program = fence_agents_program(name)?;
+    let out = Command::new(program)
+        .args(["-o", "metadata"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
