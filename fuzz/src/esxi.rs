@@ -166,7 +166,7 @@ fn summary_text(s: &VmSummary, annotation: &str, host_name: &str, guest_id: &str
 }
 
 /// A value written back in the printer's grammar.
-fn render_value(v: &Value, out: &mut String) {
+pub(crate) fn render_value(v: &Value, out: &mut String) {
     match v {
         Value::Unset => out.push_str("<unset>"),
         Value::Str(s) => {
