@@ -63,6 +63,12 @@ impl Dialect {
         }
         match self {
             Dialect::Api => serde_json::from_slice(body),
+            // serde's derived readers take a struct from an array too
+            // (`[[...]]` would read as `{"value": [...]}`): the wrapper is
+            // an object or nothing.
+            Dialect::Rest if body.trim_ascii_start().first() != Some(&b'{') => Err(
+                serde::de::Error::custom("a /rest reply is an object holding \"value\""),
+            ),
             Dialect::Rest => serde_json::from_slice::<Wrapped<T>>(body).map(|w| w.value),
         }
     }
@@ -173,6 +179,12 @@ mod tests {
         assert_eq!(list(Dialect::Rest, "[1, 2]"), None);
         assert_eq!(list(Dialect::Api, "[1, 2]"), Some(vec![1, 2]));
         assert_eq!(list(Dialect::Api, r#"{"value": [1, 2]}"#), None);
+        assert_eq!(
+            list(Dialect::Rest, "[[1, 2]]"),
+            None,
+            "an array is no wrapper"
+        );
+        assert_eq!(list(Dialect::Rest, " \n{\"value\": []}"), Some(vec![]));
         assert_eq!(Dialect::Api.filter_key("names"), "names");
         assert_eq!(Dialect::Rest.filter_key("names"), "filter.names");
     }
