@@ -22,6 +22,7 @@ use vsphere_soap::parse::{retrieve_result, vm_reading, ObjectContent};
 use vsphere_soap::reply::parse_reply;
 use vsphere_soap::{Error, HttpPost, Moref, NamedReading, SoapBackend};
 
+use crate::esxi::{xml_char, xml_text};
 use crate::{Choices, Fields};
 
 const SERVICE_CONTENT: &str = r#"<RetrieveServiceContentResponse xmlns="urn:vim25"><returnval><rootFolder type="Folder">group-d1</rootFolder><propertyCollector type="PropertyCollector">propertyCollector</propertyCollector><viewManager type="ViewManager">ViewManager</viewManager><about><fullName>VMware vCenter Server 8.0.2 build-22385739</fullName><apiType>VirtualCenter</apiType></about><searchIndex type="SearchIndex">SearchIndex</searchIndex><sessionManager type="SessionManager">SessionManager</sessionManager></returnval></RetrieveServiceContentResponse>"#;
@@ -58,27 +59,6 @@ impl HttpPost for Scripted {
     fn url(&self) -> &str {
         "https://127.0.0.1:443/sdk"
     }
-}
-
-/// Text as an XML element's content that reads back as the same
-/// characters (a raw CR would read as a line feed).
-fn xml_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Characters an XML 1.0 document can hold.
-fn xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 const POWERS: [(&str, VmPower); 3] = [
