@@ -1,24 +1,26 @@
 //! vsphere-soap's `SoapBackend::read_named`, the read fence_vmware_rest
 //! makes of every VM through vim25: power, connection, host, template,
 //! the VM's name and what the server would not read, from one
-//! RetrievePropertiesEx. Driven end to end (envelope, HTTP reply, tree,
-//! object, reading) through a scripted `HttpPost`.
+//! RetrievePropertiesEx; and `read_host` from the same reply. Driven end
+//! to end (envelope, HTTP reply, tree, object, reading) through a
+//! scripted `HttpPost`.
 //!
 //! The reply holds one real VM (vm-42, its properties in an order and
-//! with gaps the fuzzer picks) among objects the fuzzer names and, after
-//! it, XML the fuzzer writes raw. What must hold: when the reply holds
-//! vm-42 once, with each property once, the reading is exactly that
-//! VM's, its name as stored (trimmed), and a property in `missingSet` is
-//! reported unreadable and never guessed; otherwise the read is refused
-//! or is one of the objects the reply holds for vm-42.
+//! with gaps the fuzzer picks) among objects the fuzzer names (other VMs,
+//! vm-42 again, hosts) and, after it, XML the fuzzer writes raw. What
+//! must hold: when the reply holds vm-42 once, with each property once,
+//! the reading is exactly that VM's, its name as stored (trimmed), and a
+//! property in `missingSet` is reported unreadable and never guessed;
+//! otherwise the read is refused. The VM's host reads from its own
+//! object, there once with each property once, or not at all.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_framework::{Deadline, Secret};
-use vsphere_core::{Connection, HostId, VmId, VmPower, VmReading};
+use vsphere_core::{Backend, BackendError, Connection, HostId, VmId, VmPower};
 use vsphere_soap::http::{HttpReply, HttpRequest};
-use vsphere_soap::parse::{retrieve_result, vm_reading, ObjectContent};
+use vsphere_soap::parse::{host_reading, retrieve_result, ObjectContent};
 use vsphere_soap::reply::parse_reply;
 use vsphere_soap::{Error, HttpPost, Moref, NamedReading, SoapBackend};
 
@@ -196,17 +198,17 @@ fn other_object(name: &str, choices: &mut Choices) -> String {
     )
 }
 
-/// vm-42's objects in the reply as the tree reader sees it.
-fn objects_of_vm42(reply: &str) -> Vec<ObjectContent> {
-    let Ok(tree) = parse_reply(reply) else {
-        return Vec::new();
-    };
-    let vm = Moref::new("VirtualMachine", "vm-42");
-    retrieve_result(&tree)
-        .0
-        .into_iter()
-        .filter(|o| o.obj.as_ref() == Some(&vm))
-        .collect()
+/// The objects the reply holds for `obj`, as the tree reader sees it;
+/// None when it does not read at all.
+fn objects_in(reply: &str, obj: &Moref) -> Option<Vec<ObjectContent>> {
+    let tree = parse_reply(reply).ok()?;
+    Some(
+        retrieve_result(&tree)
+            .0
+            .into_iter()
+            .filter(|o| o.obj.as_ref() == Some(obj))
+            .collect(),
+    )
 }
 
 fn once_each(o: &ObjectContent) -> bool {
@@ -289,19 +291,39 @@ pub fn read_named(data: &[u8]) {
         "the request does not ask for vm-42's name and state: {request}"
     );
 
-    let Ok(got) = got else {
-        return;
-    };
-    let found = objects_of_vm42(&reply);
-    match found.as_slice() {
-        [one] if once_each(one) => planted.check(&got),
-        // Not what a vCenter sends: whatever is read is one of them.
-        several => {
-            let readings: Vec<VmReading> = several.iter().map(|o| vm_reading(o, None)).collect();
-            assert!(
-                readings.contains(&got.reading),
-                "{got:?} is none of vm-42's objects in the reply"
-            );
+    // Read when the reply holds the VM once, with each property once, as
+    // exactly it; refused otherwise (two readings are no reading).
+    let vm42 = Moref::new("VirtualMachine", "vm-42");
+    match (got, objects_in(&reply, &vm42)) {
+        (Ok(got), Some(found)) if matches!(found.as_slice(), [one] if once_each(one)) => {
+            planted.check(&got)
         }
+        (Ok(got), found) => panic!("{got:?} read from vm-42's objects {found:?}"),
+        (Err(e), Some(found)) if matches!(found.as_slice(), [one] if once_each(one)) => {
+            panic!("vm-42, there once, is refused: {e}")
+        }
+        (Err(_), _) => {}
+    }
+
+    // The VM's host, from the same reply: its own object or nothing.
+    let host = Moref::new("HostSystem", &planted.host);
+    let read = backend.read_host(&HostId(planted.host.clone()), deadline);
+    match (read, objects_in(&reply, &host)) {
+        (Ok(r), Some(found)) if matches!(found.as_slice(), [one] if once_each(one)) => {
+            assert_eq!(
+                r,
+                host_reading(&found[0]),
+                "{} read from another object",
+                host.value
+            )
+        }
+        (Ok(r), found) => panic!("{r:?} read from {}'s objects {found:?}", host.value),
+        (Err(BackendError::NotFound(_)), Some(found)) => {
+            assert!(found.is_empty(), "{} is there, yet not found", host.value)
+        }
+        (Err(e), Some(found)) if matches!(found.as_slice(), [one] if once_each(one)) => {
+            panic!("{}, there once, is refused: {e}", host.value)
+        }
+        (Err(_), _) => {}
     }
 }
