@@ -437,12 +437,14 @@ impl Backend for SoapBackend {
             Err(e) => return Err(to_backend(e)),
         };
         let vm_obj = object_of(&objs, &vm_ref)?;
-        let task_state = task_ref.as_ref().map(|t| {
-            objs.iter()
-                .find(|o| o.obj.as_ref() == Some(t))
-                .map(parse::task_state)
-                .unwrap_or(TaskState::Gone)
-        });
+        let task_state = match &task_ref {
+            Some(t) => Some(
+                find_object(&objs, t)?
+                    .map(parse::task_state)
+                    .unwrap_or(TaskState::Gone),
+            ),
+            None => None,
+        };
         Ok(parse::vm_reading(vm_obj, task_state))
     }
 
@@ -656,6 +658,23 @@ mod tests {
             Err(BackendError::Protocol(m)) => {
                 assert!(m.contains("runtime.powerState of vm-42 twice"), "{m}")
             }
+            other => panic!("{other:?}"),
+        }
+        // The task followed, likewise.
+        let task = |state: &str| {
+            format!(
+                r#"<objects><obj type="Task">task-7</obj><propSet><name>info.state</name><val>{state}</val></propSet></objects>"#
+            )
+        };
+        let task7 = TaskId("task-7".into());
+        let one_task = format!("{}{}", vm("poweredOff"), task("success"));
+        let r = backend(&one_task)
+            .read(&vm42, Some(&task7), soon())
+            .unwrap();
+        assert_eq!(r.task, Some(TaskState::Succeeded));
+        let two_tasks = format!("{one_task}{}", task("running"));
+        match backend(&two_tasks).read(&vm42, Some(&task7), soon()) {
+            Err(BackendError::Protocol(m)) => assert!(m.contains("task-7 twice"), "{m}"),
             other => panic!("{other:?}"),
         }
     }
