@@ -166,7 +166,7 @@ fn summary_text(s: &VmSummary, annotation: &str, host_name: &str, guest_id: &str
 }
 
 /// A value written back in the printer's grammar.
-fn render_value(v: &Value, out: &mut String) {
+pub(crate) fn render_value(v: &Value, out: &mut String) {
     match v {
         Value::Unset => out.push_str("<unset>"),
         Value::Str(s) => {
@@ -235,8 +235,9 @@ pub fn summary(data: &[u8]) {
     }
 }
 
-/// XML text as esxcli escapes it, for characters XML can carry.
-fn xml_text(s: &str) -> String {
+/// XML text as esxcli (and vCenter) escape it, for characters XML can
+/// carry: it reads back as the same characters.
+pub(crate) fn xml_text(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         match c {
@@ -253,7 +254,7 @@ fn xml_text(s: &str) -> String {
 }
 
 /// Characters an XML 1.0 document can hold at all.
-fn xml_char(c: char) -> bool {
+pub(crate) fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 

@@ -12,15 +12,20 @@
 //! bytes into fields at NUL bytes (see [`Fields`]), so that seed files
 //! stay readable text.
 
+pub mod address;
 pub mod agent_input;
 pub mod esxi;
+pub mod guest_free;
 pub mod http;
 pub mod replay;
+pub mod rest;
 pub mod secret;
 pub mod soap;
 pub mod ssh;
 pub mod vbmc;
+pub mod vim25;
 pub mod vmrun;
+pub mod x509;
 
 /// A fuzz target's body.
 pub type Body = fn(&[u8]);
@@ -43,6 +48,12 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("vbmc_config", vbmc::config),
     ("vmrun_output", vmrun::vmrun_output),
     ("secret_masking", secret::secret_masking),
+    ("esxi_guest_free", guest_free::guest_free),
+    ("rest_reply", rest::rest_reply),
+    ("rest_filter", rest::rest_filter),
+    ("vim25_read_named", vim25::read_named),
+    ("ip_address", address::ip_address),
+    ("x509_validity", x509::certificate_validity),
 ];
 
 /// The body of the target `name`. A harness naming no target is a

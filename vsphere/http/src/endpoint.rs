@@ -42,10 +42,12 @@ impl Endpoint {
                 _ => (ip, None),
             }
         };
+        // A bracket left in the host would make its authority (`[a]:b:c]:443`
+        // for `a]:b:c`) read as another host, or not at all.
         if host.is_empty()
             || host
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '[' | ']'))
         {
             return Err(format!("{ip:?} is not a host name or address"));
         }
@@ -116,10 +118,41 @@ mod tests {
     #[test]
     fn what_is_not_an_address_is_refused() {
         for bad in [
-            "", "a b", "h:0", "h:x", "h:", "h:65536", "[::1", "[::1]x", "[]:1", "h/x", "h\r\nX",
+            "",
+            "a b",
+            "h:0",
+            "h:x",
+            "h:",
+            "h:65536",
+            "[::1",
+            "[::1]x",
+            "[]:1",
+            "h/x",
+            "h\r\nX",
+            "a]:b:c",
+            "[[::1]",
+            "[[::1]]:22",
+            "a[b",
+            "a]b:1",
         ] {
             let r = Endpoint::parse(bad, None, &TLS);
             assert!(r.is_err(), "{bad:?} gave {r:?}");
+        }
+    }
+
+    /// What reads writes back as an authority that reads the same.
+    #[test]
+    fn an_authority_reads_as_its_endpoint() {
+        for ip in [
+            "vc",
+            "10.0.0.1:8443",
+            "::1",
+            "[fe80::1]:444",
+            "fe80::1%eth0",
+            "[::1]",
+        ] {
+            let e = Endpoint::parse(ip, None, &TLS).unwrap();
+            assert_eq!(Endpoint::parse(&e.authority(), None, &TLS), Ok(e), "{ip}");
         }
     }
 

@@ -43,3 +43,11 @@ pub use error::{Error, Limit, Malformed, Stage};
 pub use message::{parse_response, Headers, Limits, Method, Response, MAX_CHUNK_LINE};
 pub use resolve::{Resolver, SystemResolver};
 pub use tls::TlsPolicy;
+
+/// The readers of what a peer sends that are otherwise private, for the
+/// fuzz targets in fuzz/ (which feed them arbitrary input). Not part of
+/// the contract above.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::x509::validity;
+}

@@ -32,7 +32,7 @@ const GENERALIZED_TIME: u8 = 0x18;
 const VERSION: u8 = 0xa0;
 
 /// notBefore and notAfter, in seconds since the Unix epoch.
-pub(crate) fn validity(certificate: &[u8]) -> Option<(u64, u64)> {
+pub fn validity(certificate: &[u8]) -> Option<(u64, u64)> {
     let (tag, cert, _) = element(certificate)?;
     if tag != SEQUENCE {
         return None;
@@ -79,16 +79,31 @@ fn time(tag: u8, text: &[u8]) -> Option<u64> {
         number(&rest[6..8]),
         number(&rest[8..10]),
     );
+    // As rustls-webpki reads the other certificates (time.rs: the day
+    // within its month, no 60th second) and OpenSSL reads this one
+    // (asn1_time_to_tm): a date that is not in the calendar is no time.
     if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
-        || second > 60
+        || second > 59
     {
         return None;
     }
     let days = days_since_epoch(year, month, day)?;
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// The days of `month` (1 to 12) in `year` of the Gregorian calendar.
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        _ => 31,
+    }
 }
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
@@ -121,11 +136,21 @@ mod tests {
             time(GENERALIZED_TIME, b"20380119031408Z"),
             Some(2_147_483_648)
         );
+        // Leap days where the calendar has them, and nowhere else.
+        assert_eq!(time(UTC_TIME, b"000229000000Z"), Some(951_782_400));
+        assert_eq!(
+            time(GENERALIZED_TIME, b"24000229000000Z"),
+            Some(13_574_563_200)
+        );
         for bad in [
             &b"7001010000Z"[..],
             b"700101000000",
             b"701301000000Z",
             b"70010100000aZ",
+            b"700431000000Z",
+            b"700631000000Z",
+            b"700229000000Z",
+            b"700101000060Z",
         ] {
             assert_eq!(
                 time(UTC_TIME, bad),
@@ -135,6 +160,9 @@ mod tests {
             );
         }
         assert_eq!(time(0x04, b"700101000000Z"), None);
+        for bad in [&b"21000229000000Z"[..], b"19000229000000Z"] {
+            assert_eq!(time(GENERALIZED_TIME, bad), None);
+        }
     }
 
     #[test]

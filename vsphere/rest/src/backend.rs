@@ -44,32 +44,32 @@ use crate::query::{encode, Filters};
 use crate::vim25::{Vim25, Vim25Logout};
 
 /// vcenter/vm list item (REST 6.5 docs, vm.list: VM.Summary).
-#[derive(Debug, Clone, Deserialize)]
-struct VmSummary {
-    vm: String,
-    name: String,
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct VmSummary {
+    pub vm: String,
+    pub name: String,
 }
 
 /// vcenter/host list item (Host.Summary).
-#[derive(Debug, Clone, Deserialize)]
-struct HostSummary {
-    host: String,
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HostSummary {
+    pub host: String,
     #[serde(default)]
-    connection_state: Option<String>,
+    pub connection_state: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct FolderSummary {
-    folder: String,
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FolderSummary {
+    pub folder: String,
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct DatacenterSummary {
-    datacenter: String,
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DatacenterSummary {
+    pub datacenter: String,
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
 }
 
 /// The power states the API knows (REST 6.5 docs, vm power state enum):
@@ -202,12 +202,7 @@ impl RestBackend {
             .map(|a| a.dialect)
             .ok_or_else(|| BackendError::NotAuthenticated("not logged in".into()))?;
         let path = format!("/vcenter/{resource}");
-        let value = self.client.get(&path, &filters.query(dialect), deadline)?;
-        serde_json::from_value(value).map_err(|e| {
-            Failure::Backend(BackendError::Protocol(format!(
-                "GET {path}: not a list of {resource} summaries: {e}"
-            )))
-        })
+        self.client.get(&path, &filters.query(dialect), deadline)
     }
 
     /// `list_of` for calls whose cap cannot be reached by their filters.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use agent_framework::{logging, Deadline, Secret};
 use vsphere_core::BackendError;
@@ -237,14 +237,9 @@ impl RestClient {
             .map_err(|e| transport(&what, e))?;
         match reply.status {
             200 | 201 => {
-                let token = serde_json::from_slice::<Value>(&reply.body)
-                    .ok()
-                    .and_then(|v| api.dialect.result(v))
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
-                    .ok_or_else(|| {
-                        BackendError::Protocol(format!("{what}: the reply holds no session token"))
-                    })?;
+                let token = session_token(api.dialect, &reply.body).ok_or_else(|| {
+                    BackendError::Protocol(format!("{what}: the reply holds no session token"))
+                })?;
                 logging::info(format!(
                     "Logged in to {} as {} (vSphere Automation API, {})",
                     self.http.url(&api.base),
@@ -319,14 +314,14 @@ impl RestClient {
         ))
     }
 
-    /// A GET whose 200 reply is JSON: the result, unwrapped. Any other
-    /// status is the server's error.
-    pub fn get(
+    /// A GET whose 200 reply is JSON: the result, unwrapped and read as a
+    /// `T`. Any other status is the server's error.
+    pub fn get<T: DeserializeOwned>(
         &mut self,
         path: &str,
         query: &[(String, String)],
         deadline: Deadline,
-    ) -> Result<Value, Failure> {
+    ) -> Result<T, Failure> {
         let dialect = self.api().map(|a| a.dialect).ok_or_else(|| {
             Failure::Backend(BackendError::NotAuthenticated("not logged in".into()))
         })?;
@@ -340,15 +335,23 @@ impl RestClient {
                 &reply.body,
             )));
         }
-        serde_json::from_slice::<Value>(&reply.body)
-            .ok()
-            .and_then(|v| dialect.result(v))
-            .ok_or_else(|| {
-                Failure::Backend(BackendError::Protocol(format!(
-                    "{what}: the reply is not the JSON result of a {dialect} call"
-                )))
-            })
+        dialect.read(&reply.body).map_err(|e| {
+            Failure::Backend(BackendError::Protocol(format!(
+                "{what}: the reply is not the JSON result of a {dialect} call: {e}"
+            )))
+        })
     }
+}
+
+/// The session token of a login's reply (a JSON string, wrapped in
+/// `{"value": ...}` on /rest), if it is one: it goes back in a header,
+/// so it must be printable ASCII without blanks (no line break can
+/// smuggle a header in).
+pub fn session_token(dialect: Dialect, body: &[u8]) -> Option<String> {
+    dialect
+        .read::<String>(body)
+        .ok()
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
 }
 
 /// A call that failed: on the way (transport, session), or with the
@@ -553,7 +556,7 @@ mod tests {
                 },
             );
             c.login(soon()).unwrap();
-            match c.get("/vcenter/vm", &[], soon()) {
+            match c.get::<serde_json::Value>("/vcenter/vm", &[], soon()) {
                 Ok(v) => assert!(!v.is_array(), "{body:?} gave a list: {v}"),
                 Err(Failure::Backend(BackendError::Protocol(_))) => {}
                 Err(e) => panic!("{body:?}: {e:?}"),

@@ -11,7 +11,8 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use vsphere_core::PowerOp;
 
@@ -49,15 +50,26 @@ impl Dialect {
         }
     }
 
-    /// A successful reply's result: /rest wraps it in `{"value": ...}`
-    /// (REST 6.5 docs, every operation); /api sends it bare.
-    pub fn result(self, reply: Value) -> Option<Value> {
+    /// A successful reply's result as a `T`: /rest wraps it in
+    /// `{"value": ...}` (REST 6.5 docs, every operation); /api sends it
+    /// bare. Read from the body straight into `T`, not through a
+    /// `serde_json::Value`, whose objects keep the last of two fields of
+    /// one name: a VM listed as `{"vm": "vm-1", "name": "db01", "vm":
+    /// "vm-2"}` is refused here, not read as one of them.
+    pub fn read<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped<T> {
+            value: T,
+        }
         match self {
-            Dialect::Api => Some(reply),
-            Dialect::Rest => match reply {
-                Value::Object(mut o) => o.remove("value"),
-                _ => None,
-            },
+            Dialect::Api => serde_json::from_slice(body),
+            // serde's derived readers take a struct from an array too
+            // (`[[...]]` would read as `{"value": [...]}`): the wrapper is
+            // an object or nothing.
+            Dialect::Rest if body.trim_ascii_start().first() != Some(&b'{') => Err(
+                serde::de::Error::custom("a /rest reply is an object holding \"value\""),
+            ),
+            Dialect::Rest => serde_json::from_slice::<Wrapped<T>>(body).map(|w| w.value),
         }
     }
 
@@ -129,7 +141,6 @@ impl ApiChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn api_path_chooses_the_dialect_by_its_last_element() {
@@ -160,14 +171,43 @@ mod tests {
 
     #[test]
     fn results_are_unwrapped_per_dialect() {
+        let list = |d: Dialect, body: &str| d.read::<Vec<u32>>(body.as_bytes()).ok();
         assert_eq!(
-            Dialect::Rest.result(json!({"value": [1, 2]})),
-            Some(json!([1, 2]))
+            list(Dialect::Rest, r#"{"value": [1, 2]}"#),
+            Some(vec![1, 2])
         );
-        assert_eq!(Dialect::Rest.result(json!([1, 2])), None);
-        assert_eq!(Dialect::Api.result(json!([1, 2])), Some(json!([1, 2])));
+        assert_eq!(list(Dialect::Rest, "[1, 2]"), None);
+        assert_eq!(list(Dialect::Api, "[1, 2]"), Some(vec![1, 2]));
+        assert_eq!(list(Dialect::Api, r#"{"value": [1, 2]}"#), None);
+        assert_eq!(
+            list(Dialect::Rest, "[[1, 2]]"),
+            None,
+            "an array is no wrapper"
+        );
+        assert_eq!(list(Dialect::Rest, " \n{\"value\": []}"), Some(vec![]));
         assert_eq!(Dialect::Api.filter_key("names"), "names");
         assert_eq!(Dialect::Rest.filter_key("names"), "filter.names");
+    }
+
+    /// Two values for one field are no answer: neither is believed.
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        use crate::backend::VmSummary;
+        let twice = br#"[{"vm": "vm-1", "name": "db01", "vm": "vm-2"}]"#;
+        assert!(Dialect::Api.read::<Vec<VmSummary>>(twice).is_err());
+        let named_twice = br#"{"value": [{"vm": "vm-1", "name": "x", "name": "db01"}]}"#;
+        assert!(Dialect::Rest.read::<Vec<VmSummary>>(named_twice).is_err());
+        let token_twice = br#"{"value": "tok-1", "value": "tok-2"}"#;
+        assert!(Dialect::Rest.read::<String>(token_twice).is_err());
+        // Fields nobody reads may come and go.
+        let once = br#"[{"vm": "vm-1", "name": "db01", "cpu_count": 1, "cpu_count": 2}]"#;
+        assert_eq!(
+            Dialect::Api.read::<Vec<VmSummary>>(once).unwrap(),
+            [VmSummary {
+                vm: "vm-1".into(),
+                name: "db01".into()
+            }]
+        );
     }
 
     #[test]

@@ -55,17 +55,45 @@ fn vm_moref(vm: &VmId) -> Moref {
     Moref::new("VirtualMachine", &vm.0)
 }
 
+/// The object `obj` of a RetrievePropertiesEx result, if the result holds
+/// it. Two readings of one object, or of one property in it, are no
+/// reading: which one to believe would be a guess (vCenter never sends
+/// either).
+fn find_object<'a>(
+    objs: &'a [ObjectContent],
+    obj: &Moref,
+) -> Result<Option<&'a ObjectContent>, BackendError> {
+    let mut found = objs.iter().filter(|o| o.obj.as_ref() == Some(obj));
+    let (first, second) = (found.next(), found.next());
+    if second.is_some() {
+        return Err(BackendError::Protocol(format!(
+            "the server returned {} twice in one reply",
+            obj.value
+        )));
+    }
+    if let Some(o) = first {
+        let mut paths: Vec<&str> = o.props.iter().map(|(p, _)| p.as_str()).collect();
+        paths.extend(o.missing.iter().map(|(p, _)| p.as_str()));
+        paths.sort_unstable();
+        if let Some(w) = paths.windows(2).find(|w| w[0] == w[1]) {
+            return Err(BackendError::Protocol(format!(
+                "the server returned {} of {} twice in one reply",
+                w[0], obj.value
+            )));
+        }
+    }
+    Ok(first)
+}
+
 /// The object `obj` of a RetrievePropertiesEx result; its absence is the
 /// server's failure, not an empty state.
 fn object_of<'a>(
     objs: &'a [ObjectContent],
     obj: &Moref,
 ) -> Result<&'a ObjectContent, BackendError> {
-    objs.iter()
-        .find(|o| o.obj.as_ref() == Some(obj))
-        .ok_or_else(|| {
-            BackendError::Protocol(format!("the server returned no state for {}", obj.value))
-        })
+    find_object(objs, obj)?.ok_or_else(|| {
+        BackendError::Protocol(format!("the server returned no state for {}", obj.value))
+    })
 }
 
 /// Logs the session out from another thread (a signal handler), sharing
@@ -409,12 +437,14 @@ impl Backend for SoapBackend {
             Err(e) => return Err(to_backend(e)),
         };
         let vm_obj = object_of(&objs, &vm_ref)?;
-        let task_state = task_ref.as_ref().map(|t| {
-            objs.iter()
-                .find(|o| o.obj.as_ref() == Some(t))
-                .map(parse::task_state)
-                .unwrap_or(TaskState::Gone)
-        });
+        let task_state = match &task_ref {
+            Some(t) => Some(
+                find_object(&objs, t)?
+                    .map(parse::task_state)
+                    .unwrap_or(TaskState::Gone),
+            ),
+            None => None,
+        };
         Ok(parse::vm_reading(vm_obj, task_state))
     }
 
@@ -434,7 +464,8 @@ impl Backend for SoapBackend {
                 deadline,
             )
             .map_err(to_backend)?;
-        objs.first()
+        // The host asked about, not whichever object came first.
+        find_object(&objs, &m)?
             .map(parse::host_reading)
             .ok_or_else(|| BackendError::NotFound(format!("host {}", host.0)))
     }
@@ -583,5 +614,129 @@ impl Backend for SoapBackend {
 
     fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError> {
         self.client.logout(deadline).map_err(to_backend)
+    }
+}
+
+/// A scripted vCenter (no real one answers a read with another object, or
+/// with one object twice, on request).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::http::{HttpReply, HttpRequest};
+
+    /// Answers RetrieveServiceContent, then every other call with `reply`
+    /// (the RetrievePropertiesExResponse's objects).
+    struct Scripted(String);
+
+    impl HttpPost for Scripted {
+        fn post(&self, r: &HttpRequest<'_>, _: Deadline) -> Result<HttpReply, Error> {
+            let body = match r.what {
+                "RetrieveServiceContent" => r#"<RetrieveServiceContentResponse xmlns="urn:vim25"><returnval><rootFolder type="Folder">group-d1</rootFolder><propertyCollector type="PropertyCollector">propertyCollector</propertyCollector><searchIndex type="SearchIndex">SearchIndex</searchIndex><sessionManager type="SessionManager">SessionManager</sessionManager></returnval></RetrieveServiceContentResponse>"#.to_string(),
+                _ => format!(
+                    r#"<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>{}</returnval></RetrievePropertiesExResponse>"#,
+                    self.0
+                ),
+            };
+            Ok(HttpReply {
+                status: 200,
+                body: format!(
+                    r#"<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
+                ),
+                set_cookies: Vec::new(),
+            })
+        }
+
+        fn url(&self) -> &str {
+            "https://127.0.0.1/sdk"
+        }
+    }
+
+    fn backend(objects: &str) -> SoapBackend {
+        let soon = Deadline::after(Duration::from_secs(5));
+        SoapBackend::open(
+            Arc::new(Scripted(objects.to_string())),
+            "fence",
+            Secret::new("pw".into()),
+            None,
+            soon,
+        )
+        .unwrap()
+    }
+
+    fn vm(power: &str) -> String {
+        format!(
+            r#"<objects><obj type="VirtualMachine">vm-42</obj><propSet><name>name</name><val>node1</val></propSet><propSet><name>runtime.connectionState</name><val>connected</val></propSet><propSet><name>runtime.powerState</name><val>{power}</val></propSet></objects>"#
+        )
+    }
+
+    fn host(id: &str, state: &str) -> String {
+        format!(
+            r#"<objects><obj type="HostSystem">{id}</obj><propSet><name>runtime.connectionState</name><val>{state}</val></propSet></objects>"#
+        )
+    }
+
+    fn soon() -> Deadline {
+        Deadline::after(Duration::from_secs(5))
+    }
+
+    #[test]
+    fn a_vm_read_twice_in_one_reply_is_no_reading() {
+        let vm42 = VmId("vm-42".into());
+        let once = backend(&vm("poweredOff"))
+            .read_named(&vm42, soon())
+            .unwrap();
+        assert_eq!(once.reading.power, VmPower::PoweredOff);
+        let twice = format!("{}{}", vm("poweredOff"), vm("poweredOn"));
+        match backend(&twice).read_named(&vm42, soon()) {
+            Err(BackendError::Protocol(m)) => assert!(m.contains("vm-42 twice"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let power_twice = vm("poweredOff").replace(
+            "</objects>",
+            "<propSet><name>runtime.powerState</name><val>poweredOn</val></propSet></objects>",
+        );
+        match backend(&power_twice).read(&vm42, None, soon()) {
+            Err(BackendError::Protocol(m)) => {
+                assert!(m.contains("runtime.powerState of vm-42 twice"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The task followed, likewise.
+        let task = |state: &str| {
+            format!(
+                r#"<objects><obj type="Task">task-7</obj><propSet><name>info.state</name><val>{state}</val></propSet></objects>"#
+            )
+        };
+        let task7 = TaskId("task-7".into());
+        let one_task = format!("{}{}", vm("poweredOff"), task("success"));
+        let r = backend(&one_task)
+            .read(&vm42, Some(&task7), soon())
+            .unwrap();
+        assert_eq!(r.task, Some(TaskState::Succeeded));
+        let two_tasks = format!("{one_task}{}", task("running"));
+        match backend(&two_tasks).read(&vm42, Some(&task7), soon()) {
+            Err(BackendError::Protocol(m)) => assert!(m.contains("task-7 twice"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_host_is_read_from_its_own_object_only() {
+        let h21 = HostId("host-21".into());
+        let mut b = backend(&format!(
+            "{}{}",
+            host("host-99", "connected"),
+            host("host-21", "notResponding")
+        ));
+        assert_eq!(
+            b.read_host(&h21, soon()).unwrap().connection,
+            Connection::NotResponding
+        );
+        match backend(&host("host-99", "connected")).read_host(&h21, soon()) {
+            Err(BackendError::NotFound(m)) => assert!(m.contains("host-21"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,0 +1,3 @@
+#![no_main]
+// The body is in the library, shared with the replay test (tests/replay.rs).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fence_fuzz::body("vim25_read_named")(data));
