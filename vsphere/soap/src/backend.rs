@@ -587,12 +587,11 @@ impl Backend for SoapBackend {
                 deadline,
             )
             .map_err(to_backend)?;
-        let o = objs
-            .iter()
-            .find(|o| o.obj.as_ref() == Some(&m))
-            .ok_or_else(|| {
-                BackendError::Protocol(format!("the server returned no configuration for {vm}"))
-            })?;
+        // The same rule as every other read: the VM's object once, each
+        // property once, or no reading.
+        let o = find_object(&objs, &m)?.ok_or_else(|| {
+            BackendError::Protocol(format!("the server returned no configuration for {vm}"))
+        })?;
         crate::operations::boot_reading(o).map_err(to_backend)
     }
 
@@ -718,6 +717,12 @@ mod tests {
         let two_tasks = format!("{one_task}{}", task("running"));
         match backend(&two_tasks).read(&vm42, Some(&task7), soon()) {
             Err(BackendError::Protocol(m)) => assert!(m.contains("task-7 twice"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // The boot configuration too: a second vm-42 is no reading, whichever
+        // comes first.
+        match backend(&twice).read_boot(&vm42, soon()) {
+            Err(BackendError::Protocol(m)) => assert!(m.contains("vm-42 twice"), "{m}"),
             other => panic!("{other:?}"),
         }
     }
