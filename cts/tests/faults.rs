@@ -624,7 +624,7 @@ fn vc_network_cases() -> Vec<VcCase> {
             "status",
             reply_fault("RetrievePropertiesEx", 300, Action::Close),
             Expect {
-                first: "Failed: ",
+                first: "Connection lost",
                 cause: "the connection closed while reading the response body",
                 within: budget(&[LOGIN, SHELL]),
                 waited: None,

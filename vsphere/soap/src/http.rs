@@ -155,6 +155,10 @@ pub fn to_soap_error(what: &str, e: vsphere_http::Error) -> Error {
         H::Tls(_) => Error::Tls(msg),
         H::Resolve { .. } | H::Connect(_) => Error::Connect(msg),
         H::Io { .. } => Error::Io(msg),
+        // The connection ended before the reply did: the peer or the
+        // network broke mid-call, as with a reset, not a reply this
+        // client cannot read.
+        H::Protocol(vsphere_http::Malformed::Truncated(_)) => Error::Io(msg),
         H::TooLarge { max, .. } => Error::Protocol(format!(
             "{what}: the reply is larger than {max} bytes ({e})"
         )),

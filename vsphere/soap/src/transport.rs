@@ -109,10 +109,11 @@ impl Transport {
             )),
             Err(Error::Protocol(m)) if status >= 300 => {
                 let snippet: String = text.chars().take(200).collect();
-                Err(Error::Http(
-                    status,
-                    format!("{method}: {} ({m})", snippet.trim()),
-                ))
+                let said = match snippet.trim() {
+                    "" => "an empty reply".to_string(),
+                    s => s.to_string(),
+                };
+                Err(Error::Http(status, format!("{method}: {said} ({m})")))
             }
             Err(e) => Err(e),
         }
