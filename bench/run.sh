@@ -204,33 +204,42 @@ SOAP_PY_HTTP="$PY_SOAP $(login "$(px_port px-http)")"
 SOAP_RS_HTTP="$RS_SOAP $(login "$(px_port px-http)") --notls"
 STATUS="-o status -n $PLUG"
 
+# clean VAR=value|- cmd...: cmd without this shell's SSL_CERT_FILE and
+# SSL_CERT_DIR, with VAR=value when one is given (the "system store" runs).
+clean() {
+    local var=$1
+    shift
+    if [ "$var" = - ]; then
+        env -u SSL_CERT_FILE -u SSL_CERT_DIR "$@"
+    else
+        env -u SSL_CERT_FILE -u SSL_CERT_DIR "$var" "$@"
+    fi
+}
+
 # Sanity: every command must really work, or its timing means nothing.
-check() { # expected-stdout [env...] -- cmd...
+check() { # expected-stdout VAR=value|- cmd...
     local want=$1 out
     shift
-    local envs=()
-    while [ "$1" != -- ]; do envs+=("$1"); shift; done
-    shift
-    out=$(env -u SSL_CERT_FILE -u SSL_CERT_DIR "${envs[@]}" "$@" 2>&1) || die "sanity check failed: $*: $out"
+    out=$(clean "$@" 2>&1) || die "sanity check failed: $*: $out"
     [ "$out" = "$want" ] || die "sanity check: $*: expected \"$want\", got: $out"
 }
 log "sanity checks"
 for c in "$FV_HTTP" "$FV_ECDSA_CACERT" "$FV_ECDSA_INSECURE" "$FV_RSA_CACERT" "$FV_RSA_INSECURE" \
     "$REST_PY_HTTP" "$REST_API_HTTP" "$REST_REST_HTTP" "$SOAP_PY_HTTP" "$SOAP_RS_HTTP"; do
-    check "Status: ON" -- $c $STATUS
+    check "Status: ON" - $c $STATUS
 done
 for c in "$FV_ECDSA_STORE" "$FV_RSA_STORE"; do
-    check "Status: ON" "SSL_CERT_FILE=$STORE" -- $c $STATUS
+    check "Status: ON" "SSL_CERT_FILE=$STORE" $c $STATUS
     # Without the bundle, the same command must fail: the store is used.
-    if env -u SSL_CERT_DIR SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt $c $STATUS >/dev/null 2>&1; then
+    if clean SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt $c $STATUS >/dev/null 2>&1; then
         die "$c verified the simulator without its CA in the system store"
     fi
 done
 for s in ecdsa rsa; do
     rest_tls "$(sim_port $s)"
-    for c in "$REST_PY_TLS" "$REST_API_TLS" "$REST_REST_TLS"; do check "Status: ON" -- $c $STATUS; done
+    for c in "$REST_PY_TLS" "$REST_API_TLS" "$REST_REST_TLS"; do check "Status: ON" - $c $STATUS; done
     for c in "$PY_SOAP $(login "$(px_port px-$s)") --ssl-insecure" "$RS_SOAP $(login "$(px_port px-$s)") --ssl-insecure"; do
-        check "Status: ON" -- $c $STATUS
+        check "Status: ON" - $c $STATUS
     done
 done
 
@@ -239,21 +248,18 @@ done
 mkdir -p "$RESULTS"
 find "$RESULTS" -maxdepth 1 -type f \( -name '*.json' -o -name '*.md' \) -delete
 
-# hf NAME "hyperfine options" [VAR=value...] -- label command label command ...
+# hf NAME "hyperfine options" VAR=value|- label command label command ...
 # Both agents of a comparison run in one hyperfine invocation, one after the
 # other. By default hyperfine runs each command >= min-runs times and for
 # >= 3 s, so ours (milliseconds) gets hundreds of runs.
 hf() {
-    local name=$1 opts=$2
-    shift 2
-    local envs=()
-    while [ "$1" != -- ]; do envs+=("$1"); shift; done
-    shift
+    local name=$1 opts=$2 var=$3
+    shift 3
     local args=()
     while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
     log "hyperfine: $name"
     # shellcheck disable=SC2086
-    env -u SSL_CERT_FILE -u SSL_CERT_DIR "${envs[@]}" hyperfine -N --style basic $opts "${args[@]}" \
+    clean "$var" hyperfine -N --style basic $opts "${args[@]}" \
         --export-json "$RESULTS/$name.json" --export-markdown "$RESULTS/$name.md" >&2
 }
 
@@ -261,14 +267,14 @@ hf() {
 # "ours /api list" is no status: it is what the same process costs with
 # the Automation API alone (a list opens no vim25 session), three requests
 # on one connection like Python's status, to show what vim25 adds.
-hf rest-status-http "--warmup 3 --min-runs 30" -- \
+hf rest-status-http "--warmup 3 --min-runs 30" - \
     "python /rest" "$REST_PY_HTTP $STATUS" \
     "ours /api" "$REST_API_HTTP $STATUS" \
     "ours /rest" "$REST_REST_HTTP $STATUS" \
     "ours /api list" "$REST_API_HTTP -o list"
 for s in ecdsa rsa; do
     rest_tls "$(sim_port $s)"
-    hf "rest-status-https-$s" "--warmup 3 --min-runs 30" -- \
+    hf "rest-status-https-$s" "--warmup 3 --min-runs 30" - \
         "python /rest" "$REST_PY_TLS $STATUS" \
         "ours /api" "$REST_API_TLS $STATUS" \
         "ours /rest" "$REST_REST_TLS $STATUS" \
@@ -277,23 +283,23 @@ done
 
 # 2. fence_vmware over HTTP and HTTPS, straight to the simulators. The
 # store runs are apart because only they get SSL_CERT_FILE.
-hf fence_vmware-status "--warmup 3 --min-runs 30" -- \
+hf fence_vmware-status "--warmup 3 --min-runs 30" - \
     "HTTP" "$FV_HTTP $STATUS" \
     "ECDSA cacert" "$FV_ECDSA_CACERT $STATUS" \
     "ECDSA ssl_insecure" "$FV_ECDSA_INSECURE $STATUS" \
     "RSA cacert" "$FV_RSA_CACERT $STATUS" \
     "RSA ssl_insecure" "$FV_RSA_INSECURE $STATUS"
-hf fence_vmware-status-system-store "--warmup 3 --min-runs 30" "SSL_CERT_FILE=$STORE" -- \
+hf fence_vmware-status-system-store "--warmup 3 --min-runs 30" "SSL_CERT_FILE=$STORE" \
     "ECDSA system store" "$FV_ECDSA_STORE $STATUS" \
     "RSA system store" "$FV_RSA_STORE $STATUS"
 
 # ... and beside fence-agents' fence_vmware_soap, both through the same
 # WSDL proxy with the same options.
-hf soap-status-http "--warmup 1 --min-runs 10" -- \
+hf soap-status-http "--warmup 1 --min-runs 10" - \
     "python" "$SOAP_PY_HTTP $STATUS" \
     "ours" "$SOAP_RS_HTTP $STATUS"
 for s in ecdsa rsa; do
-    hf "soap-status-https-$s" "--warmup 1 --min-runs 10" -- \
+    hf "soap-status-https-$s" "--warmup 1 --min-runs 10" - \
         "python" "$PY_SOAP $(login "$(px_port px-$s)") --ssl-insecure $STATUS" \
         "ours" "$RS_SOAP $(login "$(px_port px-$s)") --ssl-insecure $STATUS"
 done
@@ -302,45 +308,42 @@ done
 # (its 10 ms resolution divided by N); the loop's own cost is the
 # /bin/true row.
 declare -a CPU=()
-cpu() { # label n [VAR=value...] -- cmd...
-    local label=$1 n=$2
-    shift 2
-    local envs=()
-    while [ "$1" != -- ]; do envs+=("$1"); shift; done
-    shift
-    env -u SSL_CERT_FILE -u SSL_CERT_DIR "${envs[@]}" /usr/bin/time -f '%e %U %S' -o "$W/cpu.txt" \
+cpu() { # label n VAR=value|- cmd...
+    local label=$1 n=$2 var=$3
+    shift 3
+    clean "$var" /usr/bin/time -f '%e %U %S' -o "$W/cpu.txt" \
         sh -c 'n=$1; shift; i=0; while [ $i -lt $n ]; do "$@" >/dev/null 2>&1 || exit 1; i=$((i + 1)); done' \
         loop "$n" "$@" || die "cpu: $label failed"
     CPU+=("$(awk -v l="$label" -v n="$n" '{ printf "| %s | %d | %.2f | %.2f | %.2f | %.2f |", l, n, $1 * 1000 / n, $2 * 1000 / n, $3 * 1000 / n, ($2 + $3) * 1000 / n }' "$W/cpu.txt")")
 }
 log "CPU time (/usr/bin/time)"
-cpu "/bin/true (the loop itself)" 200 -- /bin/true
-cpu "fence_vmware HTTP" 200 -- $FV_HTTP $STATUS
-cpu "fence_vmware ECDSA cacert" 200 -- $FV_ECDSA_CACERT $STATUS
-cpu "fence_vmware ECDSA system store" 200 "SSL_CERT_FILE=$STORE" -- $FV_ECDSA_STORE $STATUS
-cpu "fence_vmware ECDSA ssl_insecure" 200 -- $FV_ECDSA_INSECURE $STATUS
-cpu "fence_vmware RSA cacert" 200 -- $FV_RSA_CACERT $STATUS
-cpu "fence_vmware RSA system store" 200 "SSL_CERT_FILE=$STORE" -- $FV_RSA_STORE $STATUS
-cpu "fence_vmware RSA ssl_insecure" 200 -- $FV_RSA_INSECURE $STATUS
-cpu "python fence_vmware_soap HTTP" 3 -- $SOAP_PY_HTTP $STATUS
-cpu "python fence_vmware_soap RSA ssl_insecure" 3 -- $PY_SOAP $(login "$(px_port px-rsa)") --ssl-insecure $STATUS
-cpu "fence_vmware_rest /api HTTP" 200 -- $REST_API_HTTP $STATUS
-cpu "python fence_vmware_rest HTTP" 20 -- $REST_PY_HTTP $STATUS
+cpu "/bin/true (the loop itself)" 200 - /bin/true
+cpu "fence_vmware HTTP" 200 - $FV_HTTP $STATUS
+cpu "fence_vmware ECDSA cacert" 200 - $FV_ECDSA_CACERT $STATUS
+cpu "fence_vmware ECDSA system store" 200 "SSL_CERT_FILE=$STORE" $FV_ECDSA_STORE $STATUS
+cpu "fence_vmware ECDSA ssl_insecure" 200 - $FV_ECDSA_INSECURE $STATUS
+cpu "fence_vmware RSA cacert" 200 - $FV_RSA_CACERT $STATUS
+cpu "fence_vmware RSA system store" 200 "SSL_CERT_FILE=$STORE" $FV_RSA_STORE $STATUS
+cpu "fence_vmware RSA ssl_insecure" 200 - $FV_RSA_INSECURE $STATUS
+cpu "python fence_vmware_soap HTTP" 3 - $SOAP_PY_HTTP $STATUS
+cpu "python fence_vmware_soap RSA ssl_insecure" 3 - $PY_SOAP $(login "$(px_port px-rsa)") --ssl-insecure $STATUS
+cpu "fence_vmware_rest /api HTTP" 200 - $REST_API_HTTP $STATUS
+cpu "python fence_vmware_rest HTTP" 20 - $REST_PY_HTTP $STATUS
 rest_tls "$RSA"
-cpu "fence_vmware_rest /api RSA ssl_insecure" 200 -- $REST_API_TLS $STATUS
-cpu "python fence_vmware_rest RSA ssl_insecure" 20 -- $REST_PY_TLS $STATUS
+cpu "fence_vmware_rest /api RSA ssl_insecure" 200 - $REST_API_TLS $STATUS
+cpu "python fence_vmware_rest RSA ssl_insecure" 20 - $REST_PY_TLS $STATUS
 
 # The rest of the old comparison, over plain HTTP through the WSDL proxy.
-hf metadata "--warmup 3 --min-runs 20" -- \
+hf metadata "--warmup 3 --min-runs 20" - \
     "python fence_vmware_soap" "$PY_SOAP -o metadata" \
     "python fence_vmware_rest" "$PY_REST -o metadata" \
     "ours fence_vmware_soap" "$RS_SOAP -o metadata" \
     "ours fence_vmware_rest" "$RS_REST -o metadata" \
     "ours fence_vmware_esxi" "$root/target/release/fence_vmware_esxi -o metadata"
-hf list-http "--warmup 1 --min-runs 10" -- \
+hf list-http "--warmup 1 --min-runs 10" - \
     "python" "$SOAP_PY_HTTP -o list" \
     "ours" "$SOAP_RS_HTTP -o list"
-hf reboot-http "--warmup 1 --min-runs 10" -- \
+hf reboot-http "--warmup 1 --min-runs 10" - \
     "python" "$SOAP_PY_HTTP -o reboot -n $PLUG" \
     "ours" "$SOAP_RS_HTTP -o reboot -n $PLUG"
 
@@ -353,10 +356,10 @@ vms() { curl -sf "http://$(sim_control "$1")/vm" | jq length; }
 VMS=$(vms http)
 VMS5K=$(vms http5k)
 for s in ecdsa5k rsa5k; do [ "$(vms $s)" = "$VMS5K" ] || die "$s has $(vms $s) VMs, http5k $VMS5K"; done
-check "Status: ON" -- $FV $(login "$HTTP5K") --notls $STATUS
-check "Status: ON" -- $FV $(login "$RSA5K") --cacert "$W/rsa5k/ca.pem" $STATUS
+check "Status: ON" - $FV $(login "$HTTP5K") --notls $STATUS
+check "Status: ON" - $FV $(login "$RSA5K") --cacert "$W/rsa5k/ca.pem" $STATUS
 
-hf "status-${VMS5K}vms" "--warmup 2 --min-runs 20" -- \
+hf "status-${VMS5K}vms" "--warmup 2 --min-runs 20" - \
     "fence_vmware by name, HTTP" "$FV $(login "$HTTP5K") --notls $STATUS" \
     "fence_vmware by name, RSA cacert" "$FV $(login "$RSA5K") --cacert $W/rsa5k/ca.pem $STATUS" \
     "fence_vmware by path, HTTP" "$FV $(login "$HTTP5K") --notls -o status -n $PLUG_PATH" \
@@ -365,15 +368,12 @@ hf "status-${VMS5K}vms" "--warmup 2 --min-runs 20" -- \
 
 # Peak RSS: the highest of three runs.
 declare -a RSS=()
-rss() { # label vms [VAR=value...] -- cmd...
-    local label=$1 n=$2
-    shift 2
-    local envs=()
-    while [ "$1" != -- ]; do envs+=("$1"); shift; done
-    shift
+rss() { # label vms VAR=value|- cmd...
+    local label=$1 n=$2 var=$3
+    shift 3
     local i max=0 kib
     for i in 1 2 3; do
-        env -u SSL_CERT_FILE -u SSL_CERT_DIR "${envs[@]}" /usr/bin/time -v -o "$W/time.txt" "$@" >"$W/out.txt" 2>&1 ||
+        clean "$var" /usr/bin/time -v -o "$W/time.txt" "$@" >"$W/out.txt" 2>&1 ||
             die "rss: $label failed: $(cat "$W/out.txt")"
         kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$W/time.txt")
         [ "$kib" -gt "$max" ] && max=$kib
@@ -381,23 +381,23 @@ rss() { # label vms [VAR=value...] -- cmd...
     RSS+=("| $label | $n | $max | $(awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }') |")
 }
 log "peak RSS"
-rss "fence_vmware status by name, HTTP" "$VMS5K" -- $FV $(login "$HTTP5K") --notls $STATUS
+rss "fence_vmware status by name, HTTP" "$VMS5K" - $FV $(login "$HTTP5K") --notls $STATUS
 for s in ECDSA RSA; do
     port=$(sim_port "${s,,}5k")
-    rss "fence_vmware status by name, $s cacert" "$VMS5K" -- $FV $(login "$port") --cacert "$W/${s,,}5k/ca.pem" $STATUS
-    rss "fence_vmware status by name, $s system store" "$VMS5K" "SSL_CERT_FILE=$STORE" -- $FV $(login "$port") --ssl $STATUS
-    rss "fence_vmware status by name, $s ssl_insecure" "$VMS5K" -- $FV $(login "$port") --ssl-insecure $STATUS
+    rss "fence_vmware status by name, $s cacert" "$VMS5K" - $FV $(login "$port") --cacert "$W/${s,,}5k/ca.pem" $STATUS
+    rss "fence_vmware status by name, $s system store" "$VMS5K" "SSL_CERT_FILE=$STORE" $FV $(login "$port") --ssl $STATUS
+    rss "fence_vmware status by name, $s ssl_insecure" "$VMS5K" - $FV $(login "$port") --ssl-insecure $STATUS
 done
-rss "fence_vmware status by path, HTTP" "$VMS5K" -- $FV $(login "$HTTP5K") --notls -o status -n $PLUG_PATH
-rss "fence_vmware_rest /api status, HTTP" "$VMS5K" -- $RS_REST $(login "$HTTP5K") --notls --api-path=/api $STATUS
-rss "fence_vmware_rest /api status, RSA ssl_insecure" "$VMS5K" -- $RS_REST $(login "$RSA5K") --ssl-insecure --api-path=/api $STATUS
-rss "python fence_vmware_rest status, HTTP" "$VMS5K" -- $PY_REST $(login "$HTTP5K") $STATUS
-rss "python fence_vmware_rest status, RSA ssl_insecure" "$VMS5K" -- $PY_REST $(login "$RSA5K") --ssl-insecure $STATUS
-rss "python fence_vmware_soap status, HTTP" "$VMS5K" -- $PY_SOAP $(login "$(px_port px-http5k)") $STATUS
-rss "fence_vmware status by name, HTTP" "$VMS" -- $FV_HTTP $STATUS
-rss "fence_vmware -o metadata" - -- $FV -o metadata
-rss "python fence_vmware_soap status, HTTP" "$VMS" -- $SOAP_PY_HTTP $STATUS
-rss "python fence_vmware_rest status, HTTP" "$VMS" -- $REST_PY_HTTP $STATUS
+rss "fence_vmware status by path, HTTP" "$VMS5K" - $FV $(login "$HTTP5K") --notls -o status -n $PLUG_PATH
+rss "fence_vmware_rest /api status, HTTP" "$VMS5K" - $RS_REST $(login "$HTTP5K") --notls --api-path=/api $STATUS
+rss "fence_vmware_rest /api status, RSA ssl_insecure" "$VMS5K" - $RS_REST $(login "$RSA5K") --ssl-insecure --api-path=/api $STATUS
+rss "python fence_vmware_rest status, HTTP" "$VMS5K" - $PY_REST $(login "$HTTP5K") $STATUS
+rss "python fence_vmware_rest status, RSA ssl_insecure" "$VMS5K" - $PY_REST $(login "$RSA5K") --ssl-insecure $STATUS
+rss "python fence_vmware_soap status, HTTP" "$VMS5K" - $PY_SOAP $(login "$(px_port px-http5k)") $STATUS
+rss "fence_vmware status by name, HTTP" "$VMS" - $FV_HTTP $STATUS
+rss "fence_vmware -o metadata" - - $FV -o metadata
+rss "python fence_vmware_soap status, HTTP" "$VMS" - $SOAP_PY_HTTP $STATUS
+rss "python fence_vmware_rest status, HTTP" "$VMS" - $REST_PY_HTTP $STATUS
 
 # ---------------------------------------------------------------------------
 # Calls of one run: the simulator's GET /calls (vim25) and /rest/calls
