@@ -15,7 +15,8 @@
 #   3. peak RSS (/usr/bin/time -v) of a status by name at 5,000 VMs, HTTP
 #      and HTTPS;
 #   and, as before, metadata, list and reboot, and the calls each agent
-#   makes per action.
+#   makes per action. The comparisons of 1 and 2 run in five rounds of
+#   every command of the group, merged (hfi below).
 #
 #   bench/run.sh            # about 10 minutes on 2 cores
 #
@@ -263,35 +264,67 @@ hf() {
         --export-json "$RESULTS/$name.json" --export-markdown "$RESULTS/$name.md" >&2
 }
 
+# hfi NAME ROUNDS "hyperfine options" VAR=value|- label command ...: the
+# group ROUNDS times over, merged into NAME.json (every run's time; mean,
+# median, σ, user and system over all of them). One long hyperfine
+# measures each command in its own few seconds, and the load other people
+# put on this shared machine then differs from one command to the next;
+# rounds spread it over all commands alike, which the ratios need.
+hfi() {
+    local name=$1 rounds=$2 opts=$3
+    shift 3
+    local i
+    for i in $(seq 1 "$rounds"); do
+        hf "$name.round$i" "$opts" "$@"
+    done
+    jq -s '
+        def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        def mean: add / length;
+        def sd: mean as $m | map((. - $m) * (. - $m)) | add / (length - 1) | sqrt;
+        . as $rounds | {results: [range(0; $rounds[0].results | length) as $k |
+            [$rounds[].results[$k]] as $rs | [$rs[].times[]] as $t |
+            {command: $rs[0].command, rounds: ($rs | length), times: $t,
+             mean: ($t | mean), stddev: ($t | sd), median: ($t | median), min: ($t | min), max: ($t | max),
+             user: ([$rs[] | .user * (.times | length)] | add / ($t | length)),
+             system: ([$rs[] | .system * (.times | length)] | add / ($t | length))}]}' \
+        "$RESULTS/$name".round*.json >"$RESULTS/$name.json"
+    rm -f "$RESULTS/$name".round*.json "$RESULTS/$name".round*.md
+    jq -r '"| command | median ms | mean ± σ ms | min … max ms | runs |", "|:---|---:|---:|---:|---:|",
+        (.results[] | "| \(.command) | \(.median * 1000 | . * 100 | round / 100) | \(.mean * 1000 | . * 100 | round / 100) ± \(.stddev * 1000 | . * 100 | round / 100) | \(.min * 1000 | . * 100 | round / 100) … \(.max * 1000 | . * 100 | round / 100) | \(.times | length) |")' \
+        "$RESULTS/$name.json" >"$RESULTS/$name.md"
+}
+# Per round: at most 100 runs or 3 s of each command, at least 20.
+ROUND_OPTS="--warmup 2 --min-runs 20 --max-runs 100"
+
 # 1. fence_vmware_rest against fence-agents' fence_vmware_rest.
 # "ours /api list" is no status: it is what the same process costs with
 # the Automation API alone (a list opens no vim25 session), three requests
 # on one connection like Python's status, to show what vim25 adds.
-hf rest-status-http "--warmup 3 --min-runs 30" - \
+hfi rest-status-http 5 "$ROUND_OPTS" - \
     "python /rest" "$REST_PY_HTTP $STATUS" \
     "ours /api" "$REST_API_HTTP $STATUS" \
     "ours /rest" "$REST_REST_HTTP $STATUS" \
     "ours /api list" "$REST_API_HTTP -o list"
 for s in ecdsa rsa; do
     rest_tls "$(sim_port $s)"
-    hf "rest-status-https-$s" "--warmup 3 --min-runs 30" - \
+    hfi "rest-status-https-$s" 5 "$ROUND_OPTS" - \
         "python /rest" "$REST_PY_TLS $STATUS" \
         "ours /api" "$REST_API_TLS $STATUS" \
         "ours /rest" "$REST_REST_TLS $STATUS" \
         "ours /api list" "$REST_API_TLS -o list"
 done
 
-# 2. fence_vmware over HTTP and HTTPS, straight to the simulators. The
-# store runs are apart because only they get SSL_CERT_FILE.
-hf fence_vmware-status "--warmup 3 --min-runs 30" - \
+# 2. fence_vmware over HTTP and HTTPS, straight to the simulators. All
+# get SSL_CERT_FILE; only the "system store" runs read it (a client with
+# cacert, ssl_insecure or notls never opens it: strace shows no open).
+hfi fence_vmware-status 5 "$ROUND_OPTS" "SSL_CERT_FILE=$STORE" \
     "HTTP" "$FV_HTTP $STATUS" \
     "ECDSA cacert" "$FV_ECDSA_CACERT $STATUS" \
+    "ECDSA system store" "$FV_ECDSA_STORE $STATUS" \
     "ECDSA ssl_insecure" "$FV_ECDSA_INSECURE $STATUS" \
     "RSA cacert" "$FV_RSA_CACERT $STATUS" \
+    "RSA system store" "$FV_RSA_STORE $STATUS" \
     "RSA ssl_insecure" "$FV_RSA_INSECURE $STATUS"
-hf fence_vmware-status-system-store "--warmup 3 --min-runs 30" "SSL_CERT_FILE=$STORE" \
-    "ECDSA system store" "$FV_ECDSA_STORE $STATUS" \
-    "RSA system store" "$FV_RSA_STORE $STATUS"
 
 # ... and beside fence-agents' fence_vmware_soap, both through the same
 # WSDL proxy with the same options.
@@ -484,11 +517,8 @@ MIN_REST_MEAN=$(lowest "${REST_MEAN_RATIOS[@]}")
 declare -a TLS_ROWS=() MEDIAN_DELTAS=() MEAN_DELTAS=()
 HTTP_CPU=$(cpu_ms fence_vmware-status HTTP)
 TLS_ROWS+=("| HTTP | $(ms fence_vmware-status HTTP) | – | $HTTP_CPU | – | $(runs fence_vmware-status HTTP) |")
-for row in "fence_vmware-status|ECDSA cacert" "fence_vmware-status-system-store|ECDSA system store" \
-    "fence_vmware-status|ECDSA ssl_insecure" "fence_vmware-status|RSA cacert" \
-    "fence_vmware-status-system-store|RSA system store" "fence_vmware-status|RSA ssl_insecure"; do
-    f=${row%%|*}
-    l=${row#*|}
+f=fence_vmware-status
+for l in "ECDSA cacert" "ECDSA system store" "ECDSA ssl_insecure" "RSA cacert" "RSA system store" "RSA ssl_insecure"; do
     dm=$(plus_ms "$(median "$f" "$l")" "$(median fence_vmware-status HTTP)")
     da=$(plus_ms "$(mean "$f" "$l")" "$(mean fence_vmware-status HTTP)")
     MEDIAN_DELTAS+=("$dm")
