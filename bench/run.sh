@@ -454,7 +454,7 @@ calls() { # label sim proxy-or-"-" cmd...
     "$@" >/dev/null 2>&1 || die "calls: $label failed"
     curl -sf "http://$ctl/calls" >"$W/c1.json"
     curl -sf "http://$ctl/rest/calls" >"$W/r1.json"
-    local wire="–"
+    local wire="– | –"
     if [ "$px" != - ]; then
         curl -sf "http://127.0.0.1:$(px_port "$px")/bench/stats" >"$W/s1.json"
         wire=$(jq -rn --slurpfile a "$W/s0.json" --slurpfile b "$W/s1.json" \
@@ -509,7 +509,7 @@ for t in http https-ecdsa https-rsa; do
         REST_MEDIAN_RATIOS+=("$(ratio "$(median "$f" "python /rest")" "$(median "$f" "ours $d")")")
         REST_MEAN_RATIOS+=("$(ratio "$(mean "$f" "python /rest")" "$(mean "$f" "ours $d")")")
     done
-    REST_ROWS+=("| $t | $(ms "$f" "python /rest") | $(ms "$f" "ours /api") | $(ms "$f" "ours /rest") | $(ratios "$f" "python /rest" "ours /api") | $(ratios "$f" "python /rest" "ours /rest") | $(ms "$f" "ours /api list") | $(ratios "$f" "python /rest" "ours /api list") |")
+    REST_ROWS+=("| $t | $(ms "$f" "python /rest") | $(ms "$f" "ours /api") | $(ms "$f" "ours /rest") | $(ratios "$f" "python /rest" "ours /api") | $(ratios "$f" "python /rest" "ours /rest") | $(cpu_ms "$f" "python /rest") / $(cpu_ms "$f" "ours /api") / $(cpu_ms "$f" "ours /rest") | $(ms "$f" "ours /api list") | $(ratios "$f" "python /rest" "ours /api list") |")
 done
 MIN_REST_MEDIAN=$(lowest "${REST_MEDIAN_RATIOS[@]}")
 MIN_REST_MEAN=$(lowest "${REST_MEAN_RATIOS[@]}")
@@ -540,7 +540,7 @@ MAX_RSS=$(printf '%s\n' "${RSS[@]}" | awk -F' \\| ' -v n="$VMS5K" '$1 ~ /fence_v
 {
     echo "# bench/run.sh results"
     echo
-    echo "Generated $STARTED by bench/run.sh at $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')."
+    echo "Generated $STARTED by bench/run.sh at $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || echo ' (with uncommitted changes)')."
     echo "Machine: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; load average $LOAD_START at the start, $LOAD_END at the end."
     echo "Versions: $(rustc --version), $(hyperfine --version), fence-agents $(dpkg-query -W -f='${Version}' fence-agents), $(/usr/bin/python3 --version), python3-pycurl $(dpkg-query -W -f='${Version}' python3-pycurl), python3-suds $(dpkg-query -W -f='${Version}' python3-suds), govmomi $(dpkg-query -W -f='${Version}' golang-github-vmware-govmomi-dev), $(go version | cut -d' ' -f3)."
     echo "fence-agents' agents copied from $PY_SOAP_FROM and $PY_REST_FROM; ours: target/release/fence_vmware under each name."
@@ -551,8 +551,8 @@ MAX_RSS=$(printf '%s\n' "${RSS[@]}" | awk -F' \\| ' -v n="$VMS5K" '$1 ~ /fence_v
     echo
     echo "Wall time, ms, median (mean ± σ) (hyperfine); ratios on medians (on means). HTTPS: ssl_insecure for all."
     echo
-    echo "| transport | python /rest | ours /api | ours /rest | python / ours /api | python / ours /rest | ours /api, -o list (no vim25) | python / that |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| transport | python /rest | ours /api | ours /rest | python / ours /api | python / ours /rest | CPU ms, python / ours /api / ours /rest | ours /api, -o list (no vim25) | python / that |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${REST_ROWS[@]}"
     echo
     echo "Lowest ratio of the status runs: ${MIN_REST_MEDIAN}× on medians, ${MIN_REST_MEAN}× on means (promise: at least 20×): on medians $(verdict "$MIN_REST_MEDIAN >= 20"), on means $(verdict "$MIN_REST_MEAN >= 20")."
