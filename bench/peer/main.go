@@ -1,5 +1,5 @@
 // Command benchpeer is the benchmark's helper around the vSphere simulator
-// (cts/vcsim).  It has three sub-commands:
+// (cts/vcsim).  It has two sub-commands:
 //
 //	benchpeer wsdl DIR
 //	    Write a vSphere-style WSDL (vimService.wsdl -> vim.wsdl ->
@@ -11,18 +11,15 @@
 //	    govmomi knows (thousands), so suds parses a document of the same
 //	    order of size as the real one; fault messages are left out.
 //
-//	benchpeer proxy -upstream URL -wsdl DIR -state-dir DIR [-tls]
+//	benchpeer proxy -upstream URL -wsdl DIR -state-dir DIR [-tls [-key-type rsa2048|ecdsa]]
 //	    A reverse proxy in front of the simulator: GET /sdk/<file> of the
 //	    WSDL directory is answered from it, everything else is forwarded to
 //	    the simulator (plain HTTP, keep-alive).  With -tls it serves HTTPS
-//	    with a fresh self-signed certificate (DIR/ca.pem).  Writes
+//	    with a fresh self-signed certificate (DIR/ca.pem) whose key is
+//	    ECDSA P-256 or RSA-2048, like cts/vcsim's -key-type.  Writes
 //	    DIR/proxy.json {"port":N,"url":...} when ready; exits on SIGTERM.
 //	    GET /bench/stats returns how many WSDL/XSD files it served, and the
 //	    number and body sizes of the SOAP requests it forwarded.
-//
-//	benchpeer grow -url URL -user U -pass P -n N
-//	    Log in over SOAP and create N more powered-on VMs (bulk-0001, ...)
-//	    in datacenter DC0, to enlarge the inventory.
 //
 // Build (offline, GOPATH mode, like cts/vcsim/build.sh):
 //
@@ -32,9 +29,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -60,9 +59,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vmware/govmomi"
-	"github.com/vmware/govmomi/find"
-	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -70,7 +66,7 @@ func main() {
 	log.SetPrefix("benchpeer: ")
 	log.SetFlags(0)
 	if len(os.Args) < 2 {
-		log.Fatal("usage: benchpeer wsdl|proxy|grow ...")
+		log.Fatal("usage: benchpeer wsdl|proxy ...")
 	}
 	switch os.Args[1] {
 	case "wsdl":
@@ -82,8 +78,6 @@ func main() {
 		}
 	case "proxy":
 		proxyMain(os.Args[2:])
-	case "grow":
-		growMain(os.Args[2:])
 	default:
 		log.Fatalf("unknown sub-command %q", os.Args[1])
 	}
@@ -477,8 +471,17 @@ func goTextType(g *gen, s string) (typ string, optional, many bool) {
 // ---------------------------------------------------------------------------
 // Reverse proxy serving the WSDL.
 
-func selfSigned(dir string) (*tls.Config, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+func selfSigned(dir, keyType string) (*tls.Config, error) {
+	var key crypto.Signer
+	var err error
+	switch keyType {
+	case "ecdsa":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "rsa2048":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		err = fmt.Errorf("-key-type %q: rsa2048 or ecdsa", keyType)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -495,7 +498,7 @@ func selfSigned(dir string) (*tls.Config, error) {
 		DNSNames:              []string{"localhost"},
 		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -512,6 +515,7 @@ func proxyMain(args []string) {
 	wsdlDir := fs.String("wsdl", "", "directory of the generated WSDL")
 	stateDir := fs.String("state-dir", "", "where to write proxy.json (and ca.pem with -tls)")
 	useTLS := fs.Bool("tls", false, "serve HTTPS")
+	keyType := fs.String("key-type", "ecdsa", "key of the HTTPS certificate: ecdsa (P-256) or rsa2048")
 	_ = fs.Parse(args)
 	if *upstream == "" || *wsdlDir == "" || *stateDir == "" {
 		log.Fatal("proxy: -upstream, -wsdl and -state-dir are required")
@@ -616,7 +620,7 @@ func proxyMain(args []string) {
 	}
 	scheme := "http"
 	if *useTLS {
-		cfg, err := selfSigned(*stateDir)
+		cfg, err := selfSigned(*stateDir, *keyType)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -648,79 +652,4 @@ func proxyMain(args []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
-}
-
-// ---------------------------------------------------------------------------
-// Growing the inventory.
-
-func growMain(args []string) {
-	fs := flag.NewFlagSet("grow", flag.ExitOnError)
-	rawURL := fs.String("url", "", "simulator SDK URL (plain HTTP)")
-	user := fs.String("user", "fenceuser", "user")
-	pass := fs.String("pass", "", "password")
-	n := fs.Int("n", 100, "number of VMs to add")
-	prefix := fs.String("prefix", "bulk", "VM name prefix")
-	_ = fs.Parse(args)
-	u, err := url.Parse(*rawURL)
-	if err != nil {
-		log.Fatal(err)
-	}
-	u.User = url.UserPassword(*user, *pass)
-	ctx := context.Background()
-	c, err := govmomi.NewClient(ctx, u, true)
-	if err != nil {
-		log.Fatalf("login: %v", err)
-	}
-	defer func() { _ = c.Logout(ctx) }()
-	finder := find.NewFinder(c.Client, false)
-	dc, err := finder.Datacenter(ctx, "DC0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	finder.SetDatacenter(dc)
-	folders, err := dc.Folders(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	hosts, err := finder.HostSystemList(ctx, "*")
-	if err != nil || len(hosts) == 0 {
-		log.Fatalf("hosts: %v", err)
-	}
-	// Spread the VMs over the hosts, like a real cluster.
-	pools := make([]*object.ResourcePool, len(hosts))
-	for i, h := range hosts {
-		if pools[i], err = h.ResourcePool(ctx); err != nil {
-			log.Fatal(err)
-		}
-	}
-	start := 1
-	if existing, err := finder.VirtualMachineList(ctx, *prefix+"-*"); err == nil {
-		start = len(existing) + 1
-	}
-	for i := start; i < start+*n; i++ {
-		spec := types.VirtualMachineConfigSpec{
-			Name:     fmt.Sprintf("%s-%04d", *prefix, i),
-			GuestId:  string(types.VirtualMachineGuestOsIdentifierOtherGuest),
-			NumCPUs:  1,
-			MemoryMB: 32,
-			Files:    &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
-		}
-		h := i % len(hosts)
-		task, err := folders.VmFolder.CreateVM(ctx, spec, pools[h], hosts[h])
-		if err != nil {
-			log.Fatalf("create: %v", err)
-		}
-		info, err := task.WaitForResult(ctx, nil)
-		if err != nil {
-			log.Fatalf("create: %v", err)
-		}
-		vm := object.NewVirtualMachine(c.Client, info.Result.(types.ManagedObjectReference))
-		pt, err := vm.PowerOn(ctx)
-		if err == nil {
-			err = pt.Wait(ctx)
-		}
-		if err != nil {
-			log.Fatalf("power on: %v", err)
-		}
-	}
 }

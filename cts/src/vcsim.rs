@@ -66,6 +66,9 @@ pub struct Options {
     /// `-extra-vms N`: N more VMs (extra-00001...), spread over every host
     /// and over folders of at most 500 (cts/vcsim/rest.go).
     pub extra_vms: Option<u32>,
+    /// `-key-type`: the key of the HTTPS certificate and of its CA,
+    /// "rsa2048" or "ecdsa" (P-256, the simulator's default).
+    pub key_type: Option<&'static str>,
 }
 
 /// One VM as inventory.json lists it.
@@ -182,6 +185,9 @@ impl Vcsim {
         }
         if let Some(n) = opts.extra_vms {
             cmd.args(["-extra-vms", &n.to_string()]);
+        }
+        if let Some(k) = opts.key_type {
+            cmd.args(["-key-type", k]);
         }
         let log = std::fs::File::create(dir.path().join("vcsim.log")).expect("vcsim log");
         let child = cmd

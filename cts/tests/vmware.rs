@@ -4,7 +4,7 @@
 //! control endpoint, never through the agent; after every run, every
 //! session the agent opened must be logged out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -358,25 +358,30 @@ fn a_status_poll_costs_one_object_read_whatever_the_inventory() {
     assert_eq!(power_of(&sim, "slow", None), "poweredOff");
 }
 
-/// The peak resident memory of one run of `program` with `args`, in KiB,
-/// as GNU time reports it (the kernel's accounting of that process alone:
+/// The peak resident memory of one successful run of `program` with
+/// `args` (and `SSL_CERT_FILE` set to `cert_file` when given), in KiB, as
+/// GNU time reports it (the kernel's accounting of that process alone:
 /// wait4 from this test would also count the test's own image, copied by
 /// fork before exec).
-fn peak_rss_kib(program: &PathBuf, args: &[String]) -> i64 {
+fn peak_rss_kib(program: &PathBuf, args: &[String], cert_file: Option<&Path>) -> i64 {
     let dir = TempDir::new("rss");
     let report = dir.path().join("time");
-    let status = Command::new("/usr/bin/time")
-        .arg("-f")
+    let mut time = Command::new("/usr/bin/time");
+    time.arg("-f")
         .arg("%M")
         .arg("-o")
         .arg(&report)
         .arg(program)
         .args(args)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("GNU time (Debian package time)");
+        .stderr(Stdio::null());
+    if let Some(file) = cert_file {
+        time.env("SSL_CERT_FILE", file);
+    }
+    let status = time.status().expect("GNU time (Debian package time)");
     assert!(status.success(), "{program:?} {args:?}: {status}");
     let text = std::fs::read_to_string(&report).expect("time's report");
     text.trim()
@@ -384,49 +389,87 @@ fn peak_rss_kib(program: &PathBuf, args: &[String]) -> i64 {
         .unwrap_or_else(|_| panic!("time's report: {text:?}"))
 }
 
-/// A status by name reads every VM's name; at 5,000 VMs it must cost no
-/// more memory than a status by inventory path, which reads none: only
-/// one page of (id, name) pairs is held at a time. (Before, the whole
-/// listing was kept as trees: 3.6 MiB more at 5,000 VMs.)
+/// Issue 10's bound on a status by name at 5,000 VMs, HTTP or HTTPS. The
+/// release build peaks at about half of it (bench/RESULTS.md); the debug
+/// build these tests run is the larger one, so the bound is checked on
+/// the worse of the two.
+const STATUS_AT_5000_VMS_MAX_KIB: i64 = 10 * 1024;
+
+/// A status by name at 5,000 VMs peaks under 10 MiB over plain HTTP and
+/// over HTTPS, with an RSA-2048 certificate verified against the CA file
+/// or against a system store of Debian's bundle (~140 CAs read and
+/// parsed). The absolute bound alone would not catch an agent that keeps
+/// the whole listing (3.6 MiB more at 5,000 VMs, before it held one page
+/// of (id, name) pairs at a time), so the status by name must also cost
+/// no more than 1 MiB over a status by inventory path, which reads no
+/// VM's name.
 #[test]
-fn a_status_by_name_at_5000_vms_holds_one_page_at_a_time() {
-    let Some(sim) = vcsim_with(Options {
-        plain_http: true,
-        extra_vms: Some(5000),
-        ..Options::default()
-    }) else {
-        return;
-    };
-    assert!(sim.inventory.len() > 5000);
-    let run = |plug: &str| {
-        let args: Vec<String> = [
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &sim.port.to_string(),
-            "-l",
-            USER,
-            "-p",
-            PASSWORD,
-            "--notls",
-            "-o",
-            "status",
-            "-n",
-            plug,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        peak_rss_kib(&fence_vmware(), &args)
-    };
-    let by_path = run("/DC0/vm/node10");
-    let by_name = run("node10");
-    assert!(calls_of(&sim, "ContinueRetrievePropertiesEx") >= 50);
-    assert!(
-        by_name <= by_path + 1024,
-        "a status by name peaks at {by_name} KiB, by path at {by_path} KiB"
-    );
-    assert_eq!(sim.sessions().active, 0);
+fn a_status_by_name_at_5000_vms_peaks_under_10_mib_one_page_at_a_time() {
+    for https in [false, true] {
+        let Some(sim) = vcsim_with(Options {
+            plain_http: !https,
+            key_type: https.then_some("rsa2048"),
+            extra_vms: Some(5000),
+            ..Options::default()
+        }) else {
+            return;
+        };
+        assert!(sim.inventory.len() > 5000);
+        let scratch = TempDir::new("rss-store");
+        let system_store = scratch.path().join("system.pem");
+        let ways: Vec<(&str, String, Option<&Path>)> = if https {
+            let debian_bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
+                .expect("Debian's CA bundle (package ca-certificates)");
+            let sim_ca = std::fs::read_to_string(sim.ca()).expect("the simulator's CA");
+            std::fs::write(&system_store, format!("{debian_bundle}{sim_ca}"))
+                .expect("system store");
+            vec![
+                ("HTTPS, cacert", ca_arg(&sim), None),
+                ("HTTPS, system store", "--ssl".into(), Some(&system_store)),
+            ]
+        } else {
+            vec![("HTTP", "--notls".into(), None)]
+        };
+        for (way, tls, cert_file) in ways {
+            let run = |plug: &str| {
+                let args: Vec<String> = [
+                    "-a",
+                    "127.0.0.1",
+                    "-u",
+                    &sim.port.to_string(),
+                    "-l",
+                    USER,
+                    "-p",
+                    PASSWORD,
+                    &tls,
+                    "-o",
+                    "status",
+                    "-n",
+                    plug,
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                peak_rss_kib(&fence_vmware(), &args, cert_file)
+            };
+            let by_path = run("/DC0/vm/node10");
+            let pages_before = calls_of(&sim, "ContinueRetrievePropertiesEx");
+            let by_name = run("node10");
+            assert!(
+                calls_of(&sim, "ContinueRetrievePropertiesEx") - pages_before >= 50,
+                "{way}: the status by name read every page of the inventory"
+            );
+            assert!(
+                by_name <= STATUS_AT_5000_VMS_MAX_KIB,
+                "{way}: a status by name at 5,000 VMs peaks at {by_name} KiB"
+            );
+            assert!(
+                by_name <= by_path + 1024,
+                "{way}: a status by name peaks at {by_name} KiB, by path at {by_path} KiB"
+            );
+        }
+        assert_eq!(sim.sessions().active, 0);
+    }
 }
 
 #[test]

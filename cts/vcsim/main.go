@@ -102,9 +102,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -1602,11 +1604,25 @@ func serial() *big.Int {
 	return n.Add(n, big.NewInt(1))
 }
 
+// newKey makes a key of keyType: "ecdsa" (P-256) or "rsa2048", the two
+// kinds vCenter's own CA (VMCA) and administrators' CAs commonly issue; the
+// benchmark compares what each costs a client's handshake.
+func newKey(keyType string) (crypto.Signer, error) {
+	switch keyType {
+	case "ecdsa":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "rsa2048":
+		return rsa.GenerateKey(rand.Reader, 2048)
+	}
+	return nil, fmt.Errorf("unknown key type %q (rsa2048 or ecdsa)", keyType)
+}
+
 // makeTLS creates a self-signed CA and a server certificate signed by it,
-// writes DIR/ca.pem and DIR/server-fingerprint.
-func makeTLS(dir string) (*tls.Config, error) {
+// both with keys of keyType, and writes DIR/ca.pem and
+// DIR/server-fingerprint.
+func makeTLS(dir, keyType string) (*tls.Config, error) {
 	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caKey, err := newKey(keyType)
 	if err != nil {
 		return nil, err
 	}
@@ -1620,7 +1636,7 @@ func makeTLS(dir string) (*tls.Config, error) {
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
 	if err != nil {
 		return nil, err
 	}
@@ -1628,7 +1644,7 @@ func makeTLS(dir string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := newKey(keyType)
 	if err != nil {
 		return nil, err
 	}
@@ -1643,7 +1659,7 @@ func makeTLS(dir string) (*tls.Config, error) {
 		DNSNames:              []string{"localhost"},
 		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
 	if err != nil {
 		return nil, err
 	}
@@ -1682,6 +1698,7 @@ func main() {
 	control := flag.String("control", "127.0.0.1:0", "address for the plain-HTTP control endpoint")
 	trace := flag.Bool("trace", false, "log SOAP traffic to stderr")
 	extraVMs := flag.Int("extra-vms", 0, "add this many VMs at start (rest.go)")
+	keyType := flag.String("key-type", "ecdsa", "key of the HTTPS certificate and its CA: ecdsa (P-256) or rsa2048")
 	flag.Parse()
 
 	log.SetPrefix("vcsim: ")
@@ -1693,6 +1710,9 @@ func main() {
 	}
 	if flag.NArg() != 0 {
 		log.Fatalf("unexpected arguments: %v", flag.Args())
+	}
+	if *keyType != "ecdsa" && *keyType != "rsa2048" {
+		log.Fatalf("-key-type %q: rsa2048 or ecdsa", *keyType)
 	}
 	if err := os.MkdirAll(*stateDir, 0o755); err != nil {
 		log.Fatal(err)
@@ -1775,7 +1795,7 @@ func main() {
 
 	var tlsConfig *tls.Config
 	if !*plain {
-		tlsConfig, err = makeTLS(*stateDir)
+		tlsConfig, err = makeTLS(*stateDir, *keyType)
 		if err != nil {
 			log.Fatalf("TLS setup: %v", err)
 		}
