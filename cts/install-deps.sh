@@ -18,7 +18,7 @@ PACKAGES=(
     # zypper with createrepo_c to swap the RPM with fence-agents' stand-ins
     rpm rpmlint lintian dnf zypper createrepo-c file cpio
     # metadata validation (xmllint), timing (hyperfine), process tools, peak memory (GNU time)
-    libxml2-utils hyperfine procps psmisc curl ca-certificates time
+    libxml2-utils hyperfine procps psmisc curl ca-certificates time jq
     # vmware-vbmc: ipmitool as its real peer (fence_ipmilan runs it too), openssl
     # and python3 for the crypto known answers, groff and systemd-analyze for
     # the man page and the unit; vsphere-http: openssl for RSA keys and s_server
