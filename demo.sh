@@ -3,8 +3,10 @@
 # installs what is missing, builds the agents, installs them as a Debian
 # package (beside fence-agents, whose fence_vmware and fence_vmware_soap
 # it diverts), starts two devices on 127.0.0.1 — VMware's own vSphere
-# simulator and a fake ESXi host behind OpenSSH's sshd — and fences VMs
-# through each agent the way an administrator would, then through
+# simulator (vim25 and the Automation API) and a fake ESXi host behind
+# OpenSSH's sshd — and fences VMs through each agent the way an
+# administrator would (fence_vmware, fence_vmware_rest, fence_vmware_esxi,
+# and fence_ipmilan through the vmware-vbmc daemon), then through
 # Pacemaker's fencer (stonith_admin and a standalone pacemaker-fenced).
 # Every power change is shown as the device itself reports it.
 #
@@ -40,17 +42,20 @@ say "Installing the agents (Debian package)"
 DEB=$(make --no-print-directory deb | tail -1)
 dpkg -i "$DEB" >/dev/null
 echo "installed $DEB"
-ls -l /usr/sbin/fence_vmware /usr/sbin/fence_vmware_soap /usr/sbin/fence_vmware_esxi
+ls -l /usr/sbin/fence_vmware /usr/sbin/fence_vmware_soap /usr/sbin/fence_vmware_rest \
+    /usr/sbin/fence_vmware_esxi /usr/sbin/vmware-vbmc
 
 WORK=$(mktemp -d /tmp/fence-demo.XXXXXX)
 chmod 755 "$WORK"
 FENCED_PID=
+VBMC_PID=
 # shellcheck source=cts/peers.sh
 . cts/peers.sh
 cleanup() {
     local rc=$?
     set +e
     [ -n "$FENCED_PID" ] && kill "$FENCED_PID" 2>/dev/null && wait "$FENCED_PID" 2>/dev/null
+    [ -n "$VBMC_PID" ] && kill "$VBMC_PID" 2>/dev/null && wait "$VBMC_PID" 2>/dev/null
     peers_stop
     rm -rf "$WORK"
     exit "$rc"
@@ -76,6 +81,48 @@ show fence_vmware "${VC[@]}" --plug dup --action off
 echo "  device says: $(curl -s -G "http://$VC_CONTROL/vm" --data-urlencode name=dup | python3 -c 'import json,sys; print(", ".join(v["path"]+" is "+v["power"] for v in json.load(sys.stdin)))')"
 say "A certificate nobody trusts is refused"
 show fence_vmware --ip 127.0.0.1 --ipport "$VC_PORT" --username "$VC_USER" --password "$VC_PASS" --plug node10 --action status
+
+say "fence_vmware_rest against the simulator's Automation API: VM 'node10'"
+REST=(--ip 127.0.0.1 --ipport "$VC_PORT" --username "$VC_USER" --password "$VC_PASS" --cacert "$VC_CA")
+for action in status off on; do
+    show fence_vmware_rest "${REST[@]}" --plug node10 --action "$action"
+    device node10
+done
+say "fence_vmware_rest refuses a name two VMs share, where fence-agents' agent powered off the first"
+show fence_vmware_rest "${REST[@]}" --plug dup --action off
+
+say "vmware-vbmc: an IPMI endpoint for VM 'web server 01', fenced by fence-agents' fence_ipmilan"
+install -d -m 0700 "$WORK/vbmc"
+IPMI_PW=demo-ipmi-pw-0123
+VBMC_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$WORK/vbmc/vmware-vbmc.toml" <<CONF
+[vcenter]
+ip = "127.0.0.1"
+ipport = $VC_PORT
+username = "$VC_USER"
+password = "$VC_PASS"
+cacert = "$VC_CA"
+
+[[vm]]
+plug = "web server 01"
+listen_address = "127.0.0.1"
+listen_port = $VBMC_PORT
+ipmi_username = "fence"
+ipmi_password = "$IPMI_PW"
+privilege_limit = "operator"
+CONF
+chmod 0600 "$WORK/vbmc/vmware-vbmc.toml"
+show vmware-vbmc check "$WORK/vbmc/vmware-vbmc.toml"
+vmware-vbmc run "$WORK/vbmc/vmware-vbmc.toml" >"$WORK/vbmc/log" 2>&1 &
+VBMC_PID=$!
+sleep 1
+IPMI=(--lanplus --ip 127.0.0.1 --ipport "$VBMC_PORT" --username fence --password "$IPMI_PW" --privlvl operator)
+for action in status off on; do
+    show fence_ipmilan "${IPMI[@]}" --action "$action"
+    device "web server 01"
+done
+kill "$VBMC_PID" && wait "$VBMC_PID" 2>/dev/null || true
+VBMC_PID=
 
 ES=(--ip 127.0.0.1 --ipport "$ESXI_PORT" --username "$ESXI_USER" --identity-file "$ESXI_IDENTITY"
     "--ssh-options=$ESXI_SSH_OPTIONS")
@@ -106,4 +153,5 @@ device node10
 grep -E "Operation '(off|on|reboot)'.*returned" "$WORK/fenced.log" | sed 's/^/  fencer log: /' || true
 
 say "Done"
-echo "The agents stay installed: man fence_vmware, man fence_vmware_esxi; 'dpkg -r fence-vmware-rs' removes them."
+echo "The agents stay installed: man fence_vmware, man fence_vmware_rest, man fence_vmware_esxi, man vmware-vbmc;"
+echo "'dpkg -r fence-vmware-rs' removes them and gives fence-agents' files back."
