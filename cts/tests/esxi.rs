@@ -836,6 +836,23 @@ fn a_vm_hostd_cannot_vouch_for_is_refused() {
     assert_states(&h, &[("6", "on")]);
 }
 
+/// A template never runs: were its "off" believed, a cluster whose node is
+/// mapped to it would think the node fenced.
+#[test]
+fn a_template_is_no_fence_target() {
+    let Some(h) = esxi_with(&[Vm::new("8", "golden", "off"), Vm::new("9", "node9", "on")]) else {
+        return;
+    };
+    h.vm_file("8", "template", "true");
+    for action in ["status", "off", "on", "reboot"] {
+        run(&h, &["-o", action, "-n", "golden"])
+            .assert_code(1)
+            .assert_stderr_has("is a template");
+    }
+    assert_nothing_powered(&h);
+    assert_states(&h, &[("8", "off"), ("9", "on")]);
+}
+
 // ---- power changes through hostd -----------------------------------------
 
 #[test]

@@ -148,7 +148,7 @@ fn summary_text(s: &VmSummary, annotation: &str, host_name: &str, guest_id: &str
    }},\n\
    config = (vim.vm.Summary.ConfigSummary) {{\n\
       name = \"{name}\",\n\
-      template = false,\n\
+      template = {template},\n\
       vmPathName = \"{path}\",\n\
       memorySizeMB = 2048,\n\
       annotation = \"{annotation}\",\n\
@@ -162,6 +162,7 @@ fn summary_text(s: &VmSummary, annotation: &str, host_name: &str, guest_id: &str
         power = power_word(s.power),
         name = s.name,
         path = s.vm_path,
+        template = s.template == Some(true),
     )
 }
 
@@ -228,6 +229,7 @@ pub fn summary(data: &[u8]) {
         power: [VmPower::On, VmPower::Off, VmPower::Suspended][choices.below(3)],
         connection: ["connected", "disconnected", "orphaned", "inaccessible"][choices.below(4)]
             .to_string(),
+        template: Some(choices.below(2) == 1),
     };
     let text = summary_text(&truth, &f.text(2), &f.text(3), &f.text(4));
     if let Ok(read) = parse_summary(&text) {

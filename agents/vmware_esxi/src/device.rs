@@ -381,6 +381,7 @@ impl EsxiDevice {
                 vm_path,
                 power: runtime.power,
                 connection: runtime.connection,
+                template: None,
             },
             true,
         ))
@@ -408,6 +409,7 @@ impl EsxiDevice {
             vm_path,
             power: runtime.power,
             connection: runtime.connection,
+            template: None,
         })
     }
 
@@ -543,6 +545,15 @@ impl EsxiDevice {
             return Err(Trouble::Fatal(FenceError::Status(format!(
                 "vmid {} on {} is {:?}, not connected: hostd cannot vouch for its power state, so nothing was done",
                 s.vmid, self.host, s.connection
+            ))));
+        }
+        // A template never runs: reporting it off would tell the cluster a
+        // node is fenced when the plug names no node at all (vSphere's own
+        // rule, which fence_vmware applies too).
+        if s.template == Some(true) {
+            return Err(Trouble::Fatal(FenceError::Status(format!(
+                "vmid {} on {} ({:?}) is a template, not a virtual machine that runs: it is no fence target, so nothing was done",
+                s.vmid, self.host, s.name
             ))));
         }
         Ok(s)

@@ -59,6 +59,8 @@ vmid N on HOST is not readable for sure: vim-cmd vmsvc/get.summary N is ..., and
 
 vmid N on HOST is \"inaccessible\", not connected: hostd cannot vouch for the VM's power state (its datastore or configuration is unreadable). Repair the VM's storage.
 
+vmid N on HOST (\"NAME\") is a template, not a virtual machine that runs: a template is never on, so its \"off\" would tell the cluster a node is fenced when the plug names no node at all. Give the plug of the VM itself. (When get.summary cannot be read, the records read instead stop before config.template, and a template reads as an ordinary VM that is off.)
+
 hostd on HOST is not responding (...), and without it a VM is only found by its .vmx path, never by a name: give plug=\"[datastore] dir/name.vmx\", or restart hostd (/etc/init.d/hostd restart).
 
 hostd on HOST is not responding (...) and no running VM process has the config file ...: the VM is off, or not on this host, and without hostd that cannot be told apart. Restart hostd and try again.

@@ -64,6 +64,9 @@ pub struct VmSummary {
     /// `runtime.connectionState`: only `connected` lets hostd vouch for
     /// the power state.
     pub connection: String,
+    /// `config.template`; None where it was not read (the records read
+    /// when the summary itself cannot be, which stop before it).
+    pub template: Option<bool>,
 }
 
 /// Why a summary cannot be trusted.
@@ -201,6 +204,15 @@ pub fn parse_summary(output: &str) -> Result<VmSummary, SummaryError> {
         vm_path: string_field(config, "config", "vmPathName")?,
         power,
         connection: string_field(runtime, "runtime", "connectionState")?,
+        template: Some(match config.field("template") {
+            Some(Value::Word(w)) if w == "true" => true,
+            Some(Value::Word(w)) if w == "false" => false,
+            other => {
+                return Err(SummaryError::Shape(format!(
+                    "config.template is not true or false: {other:?}"
+                )))
+            }
+        }),
     })
 }
 
@@ -269,8 +281,22 @@ mod tests {
                 vm_path: "[datastore 2] web/web.vmx".into(),
                 power: VmPower::On,
                 connection: "connected".into(),
+                template: Some(false),
             }
         );
+        let template = parse_summary(
+            &summary("tmpl", "[ds] t/t.vmx", "", "").replace("template = false", "template = true"),
+        )
+        .unwrap();
+        assert_eq!(template.template, Some(true));
+        for bad in [
+            "template = \"true\"",
+            "template = <unset>",
+            "template = yes",
+        ] {
+            let text = summary("tmpl", "[ds] t/t.vmx", "", "").replace("template = false", bad);
+            assert!(parse_summary(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]
