@@ -5,3 +5,4 @@ pub mod esxi_host;
 pub mod fault_proxy;
 pub mod support;
 pub mod vcsim;
+pub mod vim25_session;

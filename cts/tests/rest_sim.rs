@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use cts::support::{base64, fence_agents_program, skip_unless, AgentRun, Outcome};
 use cts::vcsim::{self, encode, Options, Vcsim, PASSWORD, USER};
+use cts::vim25_session::Vim25Session;
 
 /// A simulator serving plain HTTP, or None (the test is skipped, loudly;
 /// under CI it fails) where none can run.
@@ -290,96 +291,6 @@ fn assert_error(r: &Reply, dialect: Dialect, status: u16, error_type: &str) -> V
 
 fn first_id(messages: &[Value]) -> &str {
     messages[0]["id"].as_str().expect("id")
-}
-
-// ------------------------------------------------------------ SOAP client
-
-/// Just enough vim25 to read a property and power a VM off, to show that
-/// REST and SOAP share one inventory.
-struct Soap {
-    url: String,
-    cookie: String,
-}
-
-impl Soap {
-    fn envelope(body: &str) -> String {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope \
-             xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>{body}\
-             </soapenv:Body></soapenv:Envelope>"
-        )
-    }
-
-    fn post(url: &str, cookie: &str, body: &str) -> ureq::Response {
-        let mut req = ureq::post(url)
-            .timeout(Duration::from_secs(30))
-            .set("Content-Type", "text/xml; charset=utf-8")
-            .set("SOAPAction", "urn:vim25/7.0");
-        if !cookie.is_empty() {
-            req = req.set("Cookie", cookie);
-        }
-        match req.send_string(&Soap::envelope(body)) {
-            Ok(r) => r,
-            Err(ureq::Error::Status(code, r)) => {
-                panic!("SOAP fault {code}: {}", r.into_string().unwrap_or_default())
-            }
-            Err(e) => panic!("SOAP {url}: {e}"),
-        }
-    }
-
-    fn login(sim: &Vcsim) -> Soap {
-        let body = format!(
-            "<Login xmlns=\"urn:vim25\"><_this type=\"SessionManager\">SessionManager</_this>\
-             <userName>{USER}</userName><password>{PASSWORD}</password></Login>"
-        );
-        let r = Soap::post(&sim.url, "", &body);
-        let cookie = r
-            .header("Set-Cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("SOAP session cookie")
-            .to_string();
-        Soap {
-            url: sim.url.clone(),
-            cookie,
-        }
-    }
-
-    fn call(&self, body: &str) -> String {
-        Soap::post(&self.url, &self.cookie, body)
-            .into_string()
-            .expect("SOAP body")
-    }
-
-    /// One property of one VM, as text.
-    fn vm_property(&self, moref: &str, path: &str) -> String {
-        self.property("VirtualMachine", moref, path)
-    }
-
-    /// One property of one managed object, as text (a moref's value for a
-    /// reference).
-    fn property(&self, kind: &str, moref: &str, path: &str) -> String {
-        let body = format!(
-            "<RetrieveProperties xmlns=\"urn:vim25\"><_this type=\"PropertyCollector\">propertyCollector</_this>\
-             <specSet><propSet><type>{kind}</type><pathSet>{path}</pathSet></propSet>\
-             <objectSet><obj type=\"{kind}\">{moref}</obj></objectSet></specSet></RetrieveProperties>"
-        );
-        let text = self.call(&body);
-        let start = text.find("<val").expect("a val element");
-        let open_end = start + text[start..].find('>').expect("val tag end") + 1;
-        let close = open_end + text[open_end..].find("</val>").expect("val close");
-        text[open_end..close].to_string()
-    }
-
-    fn power_off(&self, moref: &str) {
-        let text = self.call(&format!(
-            "<PowerOffVM_Task xmlns=\"urn:vim25\"><_this type=\"VirtualMachine\">{moref}</_this></PowerOffVM_Task>"
-        ));
-        assert!(text.contains("PowerOffVM_TaskResponse"), "{text}");
-    }
-
-    fn logout(&self) {
-        self.call("<Logout xmlns=\"urn:vim25\"><_this type=\"SessionManager\">SessionManager</_this></Logout>");
-    }
 }
 
 // -------------------------------------------------------------- sessions
@@ -966,7 +877,7 @@ fn vm_list_filters_rest_dialect() {
 #[test]
 fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
     let Some(sim) = plain() else { return };
-    let soap = Soap::login(&sim);
+    let soap = Vim25Session::login(&sim);
     let mut host_of = HashMap::new();
     let mut pool_of = HashMap::new();
     for v in &sim.inventory {
@@ -1026,7 +937,7 @@ fn vm_list_filters_by_host_cluster_pool_agree_with_soap() {
         // The cluster is the parent SOAP reports for those hosts.
         let any_vm = want.iter().next().unwrap();
         let cluster = {
-            let soap = Soap::login(&sim);
+            let soap = Vim25Session::login(&sim);
             let parent = soap.property("HostSystem", &host_of[any_vm], "parent");
             soap.logout();
             parent
@@ -1511,7 +1422,7 @@ fn soap_and_rest_see_each_others_power_changes() {
     let Some(sim) = plain() else { return };
     let vm = sim.vm("node10", None).moref.clone();
     let rest = Client::login(&sim, Dialect::Rest);
-    let soap = Soap::login(&sim);
+    let soap = Vim25Session::login(&sim);
     assert_eq!(soap.vm_property(&vm, "runtime.powerState"), "poweredOn");
     assert_eq!(rest.power(&vm, "stop").status, 200);
     assert_eq!(soap.vm_property(&vm, "runtime.powerState"), "poweredOff");
@@ -1624,7 +1535,7 @@ fn hosts_connection_states_as_the_simulator_holds_them() {
     let rest = Client::login(&sim, Dialect::Rest);
     let host = rest.only("host", &[("names", "DC0_H0")]);
     sim.set_host_connection(&host, "disconnected");
-    let soap = Soap::login(&sim);
+    let soap = Vim25Session::login(&sim);
     assert_eq!(
         soap.property("HostSystem", &host, "runtime.connectionState"),
         "disconnected",
@@ -1820,7 +1731,7 @@ fn fence_agents_rest_agent_status_on_off_reboot_monitor() {
         .assert_stdout_has("Success: Powered OFF");
     assert_eq!(sim.power(&vm), "poweredOff");
     // The same change through SOAP.
-    let soap = Soap::login(&sim);
+    let soap = Vim25Session::login(&sim);
     assert_eq!(soap.vm_property(&vm, "runtime.powerState"), "poweredOff");
     soap.logout();
     py_agent(&sim, &["-n", "node10", "-o", "status"])

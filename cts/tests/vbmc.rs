@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use cts::support::{bin, is_root, skip_unless, AgentRun, Outcome, TempDir};
 use cts::vcsim::{self, Options, Sessions, Vcsim, PASSWORD, USER};
+use cts::vim25_session::Vim25Session;
 
 const IPMI_USER: &str = "fence";
 const IPMI_PASSWORD: &str = "k7#Vq2!mZp9@Lw4$";
@@ -629,72 +630,6 @@ fn an_unreachable_vcenter_is_an_error_in_time() {
     assert_eq!(code, Some(0), "{}", d.log());
 }
 
-/// A plain-HTTP SOAP session of the test's own with the simulator (cts's
-/// HTTP client has no TLS): for what no control endpoint offers.
-struct Soap {
-    url: String,
-    cookie: String,
-}
-
-impl Soap {
-    fn envelope(body: &str) -> String {
-        format!(
-            "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" \
-             xmlns:urn=\"urn:vim25\"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"
-        )
-    }
-
-    fn login(sim: &Vcsim) -> Soap {
-        let resp = ureq::post(&sim.url)
-            .set("Content-Type", "text/xml")
-            .set("SOAPAction", "urn:vim25/6.0")
-            .send_string(&Soap::envelope(&format!(
-                "<urn:Login><urn:_this type=\"SessionManager\">SessionManager</urn:_this>\
-                 <urn:userName>{USER}</urn:userName><urn:password>{PASSWORD}</urn:password></urn:Login>"
-            )))
-            .expect("Login");
-        let cookie = resp
-            .header("set-cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
-            .to_string();
-        Soap {
-            url: sim.url.clone(),
-            cookie,
-        }
-    }
-
-    /// One call on the VM `vm`, answered 200.
-    fn call(&self, method: &str, vm: &str, arguments: &str) {
-        let resp = ureq::post(&self.url)
-            .set("Content-Type", "text/xml")
-            .set("SOAPAction", "urn:vim25/6.0")
-            .set("Cookie", &self.cookie)
-            .send_string(&Soap::envelope(&format!(
-                "<urn:{method}><urn:_this type=\"VirtualMachine\">{vm}</urn:_this>{arguments}</urn:{method}>"
-            )))
-            .unwrap_or_else(|e| panic!("{method}: {e}"));
-        assert_eq!(resp.status(), 200);
-    }
-
-    /// vim25's own ReconfigVM_Task, of config.firmware only.
-    fn set_firmware(&self, vm: &str, firmware: &str) {
-        self.call(
-            "ReconfigVM_Task",
-            vm,
-            &format!("<urn:spec><urn:firmware>{firmware}</urn:firmware></urn:spec>"),
-        );
-    }
-
-    fn rename(&self, vm: &str, name: &str) {
-        self.call(
-            "Rename_Task",
-            vm,
-            &format!("<urn:newName>{name}</urn:newName>"),
-        );
-    }
-}
-
 /// The plug's VM is renamed away and another VM takes its name: the
 /// endpoint refuses to act on the newcomer, since a BMC belongs to one
 /// machine, and says how to accept the change.
@@ -717,7 +652,7 @@ fn a_plug_that_comes_to_name_another_vm_is_refused() {
     ipmitool(&d, "node10", None, &["chassis", "power", "status"]).assert_code(0);
     let first = moref(&sim, "node10");
     let other = moref(&sim, "web server 01");
-    let soap = Soap::login(&sim);
+    let soap = Vim25Session::login(&sim);
     soap.rename(&first, "node10-retired");
     soap.rename(&other, "node10");
     let until = Instant::now() + Duration::from_secs(10);
@@ -1064,7 +999,7 @@ fn an_efi_vm_takes_efi_boot_devices_only() {
         return;
     };
     let vm = moref(&sim, "DC0_H0_VM1");
-    Soap::login(&sim).set_firmware(&vm, "efi");
+    Vim25Session::login(&sim).set_firmware(&vm, "efi");
     let d = Daemon::start(
         &sim,
         &["DC0_H0_VM1"],
