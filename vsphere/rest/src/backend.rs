@@ -737,6 +737,13 @@ mod tests {
         })
     }
 
+    /// A vim25 server whose Login answers once the Automation API `rest`
+    /// has been asked to log in (3 s at most).
+    fn sdk_login_after_api_login(rest: &Heard) -> (Arc<crate::testing::Fake>, Seen) {
+        let rest = Arc::clone(rest);
+        sdk_holding_login(move || heard(&rest).iter().any(|t| t == "POST /api/session"))
+    }
+
     /// Each login answers only once the other API has been asked to log
     /// in: done one after the other, they would wait 3 s; side by side,
     /// at once.
@@ -758,12 +765,7 @@ mod tests {
             },
             || {},
         );
-        let rest_for_sdk = Arc::clone(&rest);
-        let (sdk, seen) = sdk_holding_login(move || {
-            heard(&rest_for_sdk)
-                .iter()
-                .any(|t| t == "POST /api/session")
-        });
+        let (sdk, seen) = sdk_login_after_api_login(&rest);
         *vim25_login.lock().unwrap() = Some(Arc::clone(&seen));
         let mut b = backend(port, sdk);
         let started = Instant::now();
@@ -813,13 +815,8 @@ mod tests {
             ),
             _ => ("404 Not Found", String::new()),
         });
-        let rest_for_sdk = Arc::clone(&rest);
         // vim25's Login answers only after the Automation API refused.
-        let (sdk, seen) = sdk_holding_login(move || {
-            heard(&rest_for_sdk)
-                .iter()
-                .any(|t| t == "POST /api/session")
-        });
+        let (sdk, seen) = sdk_login_after_api_login(&rest);
         let mut b = backend(port, sdk);
         match b.connect(true, soon()) {
             Err(BackendError::LoginRefused(m)) => assert!(m.contains("401"), "{m}"),
