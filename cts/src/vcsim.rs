@@ -512,6 +512,16 @@ impl Vcsim {
         ));
     }
 
+    /// The next `count` calls of `call` ("METHOD /route", as
+    /// [`Vcsim::rest_calls`] names them) are held `delay`, then served.
+    pub fn delay_rest(&self, call: &str, count: u32, delay: Duration) {
+        self.post(&format!(
+            "/rest/delay?call={}&count={count}&ms={}",
+            encode(call),
+            delay.as_millis()
+        ));
+    }
+
     /// REST calls served, keyed "METHOD /route" (`GET /rest/vcenter/vm`,
     /// `POST /api/vcenter/vm/{vm}/power`).
     pub fn rest_calls(&self) -> HashMap<String, u64> {
@@ -577,6 +587,16 @@ impl Vcsim {
         self.post(&format!(
             "/faults/soap?method={}&count={count}&expire=1",
             encode(method)
+        ));
+    }
+
+    /// The next `count` calls of SOAP `method` are held `delay`, then
+    /// served as usual.
+    pub fn delay_soap(&self, method: &str, count: u32, delay: Duration) {
+        self.post(&format!(
+            "/faults/soap?method={}&count={count}&delay_ms={}",
+            encode(method),
+            delay.as_millis()
         ));
     }
 

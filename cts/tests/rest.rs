@@ -1377,6 +1377,270 @@ fn sigterm_in_the_middle_deletes_the_session() {
     }
 }
 
+// ------------------------------ round trips, and the two logins at once
+
+/// vim25 calls of one run, by method (those that changed).
+fn vim25_delta(
+    before: &HashMap<String, u64>,
+    after: &HashMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, n)| (k.clone(), n - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// A status is three requests to each API: its session opened, the VM
+/// found (Automation API) or read with its host (vim25, one
+/// RetrievePropertiesEx), the session closed; on either dialect, over
+/// HTTPS and plain HTTP.
+#[test]
+fn a_status_is_three_requests_to_each_api() {
+    for make in [https, plain] {
+        let Some(sim) = make() else { return };
+        for api in APIS {
+            let (r0, v0) = (calls(&sim), sim.calls());
+            fence(&sim, &["-o", "status", "-n", "node10", &api_arg(api)])
+                .assert_code(0)
+                .assert_stdout_has("Status: ON");
+            let (r1, v1) = (calls(&sim), sim.calls());
+            let rest = vim25_delta(&r0, &r1);
+            let (login, list, logout) = match api {
+                "/rest" => (
+                    "POST /rest/com/vmware/cis/session",
+                    "GET /rest/vcenter/vm",
+                    "DELETE /rest/com/vmware/cis/session",
+                ),
+                _ => (
+                    "POST /api/session",
+                    "GET /api/vcenter/vm",
+                    "DELETE /api/session",
+                ),
+            };
+            let want: BTreeMap<String, u64> = [(login, 1), (list, 1), (logout, 1)]
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect();
+            assert_eq!(rest, want, "{api} over {}", sim.base_url());
+            let vim25: BTreeMap<String, u64> = [
+                ("RetrieveServiceContent", 1),
+                ("Login", 1),
+                ("RetrievePropertiesEx", 1),
+                ("Logout", 1),
+            ]
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect();
+            assert_eq!(
+                vim25_delta(&v0, &v1),
+                vim25,
+                "{api} over {}",
+                sim.base_url()
+            );
+        }
+    }
+}
+
+/// Both logins held one second by the server: side by side they cost
+/// one second, not two (one after the other they would).
+#[test]
+fn the_two_logins_run_side_by_side() {
+    let Some(sim) = plain() else { return };
+    let hold = Duration::from_millis(1000);
+    for api in APIS {
+        let login = match api {
+            "/rest" => "POST /rest/com/vmware/cis/session",
+            _ => "POST /api/session",
+        };
+        sim.delay_rest(login, 1, hold);
+        sim.delay_soap("Login", 1, hold);
+        let out = fence(&sim, &["-o", "status", "-n", "node10", &api_arg(api)]);
+        out.assert_code(0).assert_stdout_has("Status: ON");
+        assert!(out.elapsed >= hold, "{api}: the logins were not held");
+        assert!(
+            out.elapsed < hold * 2 - Duration::from_millis(200),
+            "{api}: the logins took {:?}, one after the other",
+            out.elapsed
+        );
+    }
+    // list needs no state: no vim25 login, held or not.
+    sim.delay_soap("Login", 1, hold);
+    let logins = sim.sessions().logins;
+    let out = fence(&sim, &["-o", "list"]);
+    out.assert_code(0);
+    assert!(
+        out.elapsed < hold,
+        "list waited for vim25: {:?}",
+        out.elapsed
+    );
+    assert_eq!(sim.sessions().logins, logins);
+}
+
+/// The Automation API refuses the login (its session table is full)
+/// while vim25's login, held by the server, is under way: the agent
+/// waits for that login, ends its session, and fails as before.
+#[test]
+fn a_refused_automation_api_login_ends_the_vim25_login_in_flight() {
+    let Some(sim) = plain() else { return };
+    let before = sim.all_states();
+    let hold = Duration::from_millis(1500);
+    sim.set_rest_session_limit(0);
+    for (action, plug) in [("off", "node10"), ("status", "node10"), ("monitor", "")] {
+        sim.delay_soap("Login", 1, hold);
+        let v0 = sim.sessions();
+        let mut args = vec!["-o", action];
+        if !plug.is_empty() {
+            args.extend(["-n", plug]);
+        }
+        let out = fence(&sim, &args);
+        out.assert_code(1)
+            .assert_stderr_has("Unable to connect/login to fencing device")
+            .assert_stderr_has("HTTP 503 SERVICE_UNAVAILABLE");
+        assert_nothing_reported(&out, action);
+        assert!(
+            out.elapsed >= hold,
+            "{action}: the vim25 login was not waited for"
+        );
+        let v = sim.sessions();
+        assert_eq!(
+            (v.logins - v0.logins, v.logouts - v0.logouts, v.active),
+            (1, 1, 0),
+            "{action}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(power_calls(&sim), 0);
+    assert_states(&sim, &before, &[], "REST refused");
+    sim.set_rest_session_limit(550);
+}
+
+/// vim25 refuses the login while the Automation API's, held by the
+/// server, is under way: the failure is the one a read makes without
+/// vim25 (nothing vouched for, what to do), the Automation API's session
+/// is ended, nothing is powered.
+#[test]
+fn a_refused_vim25_login_while_the_automation_api_logs_in_is_a_refusal() {
+    let Some(sim) = plain() else { return };
+    let node10 = sim.vm("node10", None).moref.clone();
+    sim.set_power(&node10, "poweredOff");
+    let before = sim.all_states();
+    sim.set_soap_login_allowed(USER, false);
+    for action in ["status", "off", "reboot"] {
+        sim.delay_rest("POST /api/session", 1, Duration::from_millis(800));
+        let out = fence(&sim, &["-o", action, "-n", "node10"]);
+        out.assert_code(1)
+            .assert_stderr_has("Failed: Unable to obtain correct plug status")
+            .assert_stderr_has("through vCenter's vim25 API at")
+            .assert_stderr_has("InvalidLogin")
+            .assert_stderr_has("System.Read");
+        assert_nothing_reported(&out, action);
+    }
+    sim.set_soap_login_allowed(USER, true);
+    let s = sim.rest_sessions();
+    assert_eq!((s.logins, s.logouts, s.active), (3, 3, 0));
+    assert_eq!(sim.sessions().logins, 0);
+    assert_eq!(power_calls(&sim), 0);
+    assert_states(&sim, &before, &[], "vim25 refused");
+}
+
+/// SIGTERM while both logins are under way (each held by the server):
+/// the handler waits for both, ends both sessions, and the agent exits 1.
+#[test]
+fn sigterm_during_the_two_logins_ends_both_sessions() {
+    let Some(sim) = plain() else { return };
+    let before = sim.all_states();
+    for api in APIS {
+        let login = match api {
+            "/rest" => "POST /rest/com/vmware/cis/session",
+            _ => "POST /api/session",
+        };
+        let hold = Duration::from_millis(1500);
+        sim.delay_rest(login, 1, hold);
+        sim.delay_soap("Login", 1, hold);
+        let (s0, v0) = (sim.rest_sessions(), sim.sessions());
+        let vim25_logins = vim25_calls(&sim, "Login");
+        let child = Command::new(rest_agent())
+            .args(["-a", "127.0.0.1", "-u", &sim.port.to_string(), "-l", USER])
+            .args(["-p", PASSWORD, "--notls", &api_arg(api)])
+            .args(["-o", "off", "-n", "node10"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start agent");
+        wait_for_call(&sim, login);
+        let until = Instant::now() + Duration::from_secs(20);
+        while vim25_calls(&sim, "Login") == vim25_logins {
+            assert!(Instant::now() < until, "{api}: vim25 Login never came");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Both held: neither session exists yet.
+        assert_eq!((sim.rest_sessions().active, sim.sessions().active), (0, 0));
+        let (status, out) = terminate(child, Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("interrupted by signal"), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Success"));
+        let (s, v) = (sim.rest_sessions(), sim.sessions());
+        assert_eq!(
+            (s.logins - s0.logins, s.logouts - s0.logouts, s.active),
+            (1, 1, 0),
+            "{api}: {stderr}"
+        );
+        assert_eq!(
+            (v.logins - v0.logins, v.logouts - v0.logouts, v.active),
+            (1, 1, 0),
+            "{api}, vim25: {stderr}"
+        );
+    }
+    assert_eq!(power_calls(&sim), 0);
+    assert_states(&sim, &before, &[], "SIGTERM during the logins");
+}
+
+/// A vCenter that refuses to follow a VM to its host in one read (a
+/// fault to the first RetrievePropertiesEx): the host is read on its own
+/// after the VM, as before, and a lost host is still never reported off.
+#[test]
+fn a_vcenter_that_will_not_follow_a_vm_to_its_host_is_read_in_two_requests() {
+    let Some(sim) = plain() else { return };
+    let node10 = sim.vm("node10", None).moref.clone();
+    let host = sim.state(&node10).host;
+    let before = sim.all_states();
+    let reads = vim25_calls(&sim, "RetrievePropertiesEx");
+    sim.fail_soap_with_fault(
+        "RetrievePropertiesEx",
+        1,
+        500,
+        "InvalidProperty",
+        "runtime.host",
+    );
+    fence(&sim, &["-o", "status", "-n", "node10"])
+        .assert_code(0)
+        .assert_stdout_has("Status: ON");
+    // Refused, then the VM, then its host.
+    assert_eq!(vim25_calls(&sim, "RetrievePropertiesEx") - reads, 3);
+    sim.set_power(&node10, "poweredOff");
+    sim.set_host_connection(&host, "notResponding");
+    for action in ["status", "off"] {
+        sim.fail_soap_with_fault(
+            "RetrievePropertiesEx",
+            1,
+            500,
+            "InvalidProperty",
+            "runtime.host",
+        );
+        let out = fence(&sim, &["-o", action, "-n", "node10"]);
+        out.assert_code(1)
+            .assert_stderr_has("its connection state is disconnected")
+            .assert_stderr_has(&format!("({host}) is notResponding"));
+        assert_nothing_reported(&out, action);
+    }
+    sim.set_host_connection(&host, "connected");
+    assert_eq!(power_calls(&sim), 0);
+    assert_states(&sim, &before, &[(&node10, "poweredOff")], "no traversal");
+}
+
 // --------------------------------- fence-agents' fence_vmware_rest, beside
 
 /// fence-agents' Python agent, as Debian installs it; None when absent.

@@ -16,6 +16,10 @@
 //	    The next N calls of M first end the caller's session (as an
 //	    administrator's TerminateSession, or the idle timeout, would), so
 //	    that the call itself meets vCenter's NotAuthenticated fault.
+//	POST /faults/soap?method=M&count=N&delay_ms=D
+//	    The next N calls of M are held D milliseconds, then served as
+//	    usual: a vCenter under load that answers late (a Login while vpxd
+//	    is busy), so that a test can act while the call is under way.
 //	POST /vm/next-power?moref=vm-1&do=fail|hang|delete
 //	    The VM's next PowerOn/PowerOff/Reset: a task that fails, a task that
 //	    stays "running" for ever (the VM unchanged), or the VM powered off
@@ -29,6 +33,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -41,6 +46,7 @@ type soapFault struct {
 	fault  string
 	text   string
 	expire bool
+	delay  time.Duration
 }
 
 var faults = struct {
@@ -76,6 +82,10 @@ func injectSoapFault(w http.ResponseWriter, r *http.Request, method string) bool
 	}
 	if f.expire {
 		endSession(sessionKey(r))
+		return false
+	}
+	if f.delay > 0 {
+		time.Sleep(f.delay)
 		return false
 	}
 	if f.fault != "" {
@@ -178,7 +188,15 @@ func withFaultControl(next http.Handler) http.Handler {
 			return
 		}
 		f := &soapFault{count: count, fault: q.Get("fault"), text: q.Get("text"), expire: q.Get("expire") == "1"}
-		if !f.expire {
+		if ms := q.Get("delay_ms"); ms != "" {
+			d, err := strconv.Atoi(ms)
+			if err != nil || d <= 0 {
+				jsonError(w, http.StatusBadRequest, "delay_ms must be a positive number of milliseconds")
+				return
+			}
+			f.delay = time.Duration(d) * time.Millisecond
+		}
+		if !f.expire && f.delay == 0 {
 			if f.status, err = strconv.Atoi(q.Get("status")); err != nil || f.status < 200 || f.status > 599 {
 				jsonError(w, http.StatusBadRequest, "status must be an HTTP status")
 				return

@@ -90,6 +90,9 @@
 //	                              proxy that forwards only the Automation API
 //	POST /rest/soap-login?user=U&allowed=false  vim25 Login of U is refused
 //	                              (InvalidLogin) while its REST login works
+//	POST /rest/delay?call=KEY&count=N&ms=D  the next N calls of KEY ("POST
+//	                              /api/session", as /rest/calls names it) are held
+//	                              D ms, then served: a vCenter that answers late
 //	GET  /rest/calls              {"GET /rest/vcenter/vm":3,...} per method and route
 //	GET  /rest/caps               {"vm":{"rest":1000,"api":4000},"host":...}
 //	POST /rest/caps?resource=vm|host|folder|datacenter&rest=N&api=M  lowers (or
@@ -197,6 +200,16 @@ type restState struct {
 	// vpxd's own session table is full (kops #2747) but the vAPI
 	// endpoint's is not.
 	soapRefused map[string]bool
+	// delays: the next calls of a route held before they are served
+	// (POST /rest/delay?call=KEY&count=N&ms=D, KEY as /rest/calls names
+	// it), as a vCenter under load answers late, so that a test can act
+	// while the call is under way.
+	delays map[string]*restDelay
+}
+
+type restDelay struct {
+	count int
+	delay time.Duration
 }
 
 var restSt = &restState{
@@ -204,6 +217,7 @@ var restSt = &restState{
 	soapRefused: map[string]bool{},
 	limit:       defaultRESTSessionLimit,
 	calls:       map[string]int{},
+	delays:      map[string]*restDelay{},
 }
 
 // ---------------------------------------------------------------------------
@@ -447,10 +461,17 @@ func serveREST(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
+	key := r.Method + " /" + strings.Join(rt.pattern, "/")
+	var hold time.Duration
 	restSt.mu.Lock()
-	restSt.calls[r.Method+" /"+strings.Join(rt.pattern, "/")]++
+	restSt.calls[key]++
 	noAPI := restSt.noAPI
+	if d := restSt.delays[key]; d != nil && d.count > 0 {
+		d.count--
+		hold = d.delay
+	}
 	restSt.mu.Unlock()
+	time.Sleep(hold)
 	// A vCenter before 7.0 U2 has no /api endpoint at all; its reverse
 	// proxy answers a bare 404 (what its body holds was not found in a
 	// public source, so none is sent).  Counted above, so a test sees
@@ -1477,6 +1498,19 @@ func withRESTControl(next http.Handler) http.Handler {
 		restSt.soapRefused[q.Get("user")] = !allowed
 		restSt.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]interface{}{"user": q.Get("user"), "allowed": allowed})
+	})
+	mux.HandleFunc("/rest/delay", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		count, errC := strconv.Atoi(q.Get("count"))
+		ms, errM := strconv.Atoi(q.Get("ms"))
+		if r.Method != http.MethodPost || q.Get("call") == "" || errC != nil || errM != nil || count < 0 || ms <= 0 {
+			jsonError(w, http.StatusBadRequest, "POST /rest/delay?call=KEY&count=N&ms=D (D > 0)")
+			return
+		}
+		restSt.mu.Lock()
+		restSt.delays[q.Get("call")] = &restDelay{count: count, delay: time.Duration(ms) * time.Millisecond}
+		restSt.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]int{"armed": count})
 	})
 	mux.HandleFunc("/rest/calls", func(w http.ResponseWriter, r *http.Request) {
 		restSt.mu.Lock()

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_framework::{
-    logging, signals, Config, Deadline, Device, FenceError, Outlet, Plug, PowerState, Secret,
+    logging, signals, Action, Config, Deadline, Device, FenceError, Outlet, Plug, PowerState,
+    Secret,
 };
 use vsphere_core::error::{login_failure, session_failure};
 use vsphere_core::{Backend, BackendError, Fencer, FencerOptions};
@@ -120,8 +121,9 @@ pub fn connect_soap(
 }
 
 /// A session of the Automation API (/api, or /rest), within `deadline`,
-/// and beside it a vim25 session at /sdk of the same address, opened when
-/// a state or a UUID is first needed (vsphere_rest::vim25).
+/// and beside it a vim25 session at /sdk of the same address, for the
+/// states and UUIDs (vsphere_rest::vim25), opened at the same time on
+/// another thread unless the action is list.
 pub fn connect_rest(
     cfg: &Config,
     s: RestSettings,
@@ -159,7 +161,11 @@ pub fn connect_rest(
             }
         }
     });
-    if let Err(e) = backend.login(deadline) {
+    // Every action but list reads or checks a VM's state through vim25:
+    // its session opens while the Automation API logs in and finds the
+    // VM, not after.
+    let states = cfg.action != Action::List;
+    if let Err(e) = backend.connect(states, deadline) {
         signals::clear();
         return Err(login_failure(e));
     }

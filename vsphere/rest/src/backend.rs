@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -75,6 +76,10 @@ pub struct DatacenterSummary {
 /// The power states the API knows (REST 6.5 docs, vm power state enum):
 /// a split by them leaves no VM out.
 const POWER_STATES: [&str; 3] = ["POWERED_ON", "POWERED_OFF", "SUSPENDED"];
+
+/// How long ending the vim25 session may take after the Automation API
+/// refused the login.
+const LOGOUT_AFTER_REFUSAL: Duration = Duration::from_secs(2);
 
 /// How many ids one filter may hold: a query string of a few kilobytes
 /// at most, whatever the inventory.
@@ -176,6 +181,28 @@ impl RestBackend {
             rest: self.client.logout_handle(),
             vim25: self.vim25.logout_handle(),
         }
+    }
+
+    /// Logs in to the Automation API; with `states` (the action reads a
+    /// VM's state, or checks that it could), the vim25 session is opened
+    /// at the same time on another thread (see
+    /// [`Vim25::open_in_background`]): the two logins and the plug's
+    /// lookup do not wait for each other. When the Automation API refuses,
+    /// a vim25 login under way is waited for (within its own deadline)
+    /// and its session ended before the refusal is returned: no session
+    /// outlives a run that did nothing.
+    pub fn connect(&mut self, states: bool, deadline: Deadline) -> Result<(), BackendError> {
+        if states {
+            self.vim25.open_in_background(deadline);
+        }
+        let refused = match self.client.login(deadline) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if let Err(e) = self.vim25.logout(deadline.at_least(LOGOUT_AFTER_REFUSAL)) {
+            logging::warning(format!("Logging out of vim25 failed: {e}"));
+        }
+        Err(refused)
     }
 
     /// Opens the vim25 session now, if it is not open: for a check that
@@ -611,10 +638,232 @@ impl Backend for RestBackend {
         "Use the VM's id (vm-N) or its instance UUID"
     }
 
-    /// Both sessions, the second even when the first fails.
+    /// Both sessions at once, each even when the other fails (one after
+    /// the other when no thread can be started).
     fn logout(&mut self, deadline: Deadline) -> Result<(), BackendError> {
-        let rest = self.client.logout(deadline);
-        let vim25 = self.vim25.logout(deadline);
+        let (client, vim25) = (&mut self.client, &mut self.vim25);
+        let (rest, other) = std::thread::scope(|s| {
+            let other = std::thread::Builder::new()
+                .name("vim25 logout".into())
+                .spawn_scoped(s, move || vim25.logout(deadline));
+            let rest = client.logout(deadline);
+            let other = other.ok().map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err(BackendError::Fault("the vim25 logout thread failed".into()))
+                })
+            });
+            (rest, other)
+        });
+        let vim25 = match other {
+            Some(done) => done,
+            None => self.vim25.logout(deadline),
+        };
         rest.and(vim25)
+    }
+}
+
+/// The two sessions side by side, against hand-written peers (no real
+/// server holds a reply until the other API has been asked; see
+/// crate::testing).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use vsphere_http::{Endpoint, Family, TlsPolicy};
+
+    use crate::dialect::Dialect;
+    use crate::testing::{
+        count, fake_sdk, heard, heard_it, login_ok, rest_peer, saw, soon, Heard, Seen, COOKIE,
+    };
+
+    /// A backend on the Automation API at `port` (/api) and the vim25
+    /// fake `sdk`.
+    fn backend(port: u16, sdk: Arc<crate::testing::Fake>) -> RestBackend {
+        let policy = TlsPolicy::PlainHttp;
+        let e = Endpoint::parse("127.0.0.1", Some(port), &policy).unwrap();
+        let http = Client::new(e, &policy, Family::Any).unwrap();
+        RestBackend::new(
+            http,
+            sdk,
+            ApiChoice::Forced {
+                base: "/api".into(),
+                dialect: Dialect::Api,
+            },
+            "fence",
+            &Secret::new("pw".into()),
+            None,
+            Filters::new(),
+        )
+    }
+
+    /// An Automation API that lets "fence" in (after `before_login`) and
+    /// ends its session (after `before_logout`).
+    fn api(
+        before_login: impl Fn() + Send + Sync + 'static,
+        before_logout: impl Fn() + Send + Sync + 'static,
+    ) -> (u16, Heard) {
+        rest_peer(move |target| match target {
+            "POST /api/session" => {
+                before_login();
+                ("201 Created", "\"tok\"".into())
+            }
+            "DELETE /api/session" => {
+                before_logout();
+                ("204 No Content", String::new())
+            }
+            "GET /api/vcenter/vm" => (
+                "200 OK",
+                r#"[{"vm":"vm-42","name":"node1","power_state":"POWERED_OFF"}]"#.into(),
+            ),
+            _ => ("404 Not Found", String::new()),
+        })
+    }
+
+    /// A vim25 server whose Login waits (3 s at most) for `until`.
+    fn sdk_holding_login(
+        until: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> (Arc<crate::testing::Fake>, Seen) {
+        fake_sdk(move |m, _| {
+            (m == "Login").then(|| {
+                let give_up = Instant::now() + Duration::from_secs(3);
+                while !until() && Instant::now() < give_up {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                login_ok()
+            })
+        })
+    }
+
+    /// A vim25 server whose Login answers once the Automation API `rest`
+    /// has been asked to log in (3 s at most).
+    fn sdk_login_after_api_login(rest: &Heard) -> (Arc<crate::testing::Fake>, Seen) {
+        let rest = Arc::clone(rest);
+        sdk_holding_login(move || heard(&rest).iter().any(|t| t == "POST /api/session"))
+    }
+
+    /// Each login answers only once the other API has been asked to log
+    /// in: done one after the other, they would wait 3 s; side by side,
+    /// at once.
+    #[test]
+    fn the_two_logins_run_side_by_side() {
+        let vim25_login: Arc<Mutex<Option<Seen>>> = Arc::default();
+        let seen_by_api = Arc::clone(&vim25_login);
+        let (port, rest) = api(
+            move || {
+                let give_up = Instant::now() + Duration::from_secs(3);
+                while Instant::now() < give_up {
+                    if let Some(seen) = seen_by_api.lock().unwrap().as_ref() {
+                        if count(seen, "Login") > 0 {
+                            return;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            },
+            || {},
+        );
+        let (sdk, seen) = sdk_login_after_api_login(&rest);
+        *vim25_login.lock().unwrap() = Some(Arc::clone(&seen));
+        let mut b = backend(port, sdk);
+        let started = Instant::now();
+        b.connect(true, soon()).unwrap();
+        let found = b.find(Lookup::Name("node1"), soon()).unwrap();
+        assert_eq!(found.len(), 1);
+        let reading = b.read(&found[0].id, None, soon()).unwrap();
+        assert_eq!(reading.connection, Connection::Connected);
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "the logins waited for each other: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(count(&seen, "Login"), 1);
+        Backend::logout(&mut b, soon()).unwrap();
+        assert_eq!(count(&seen, "Logout"), 1);
+        assert_eq!(
+            heard(&rest)
+                .iter()
+                .filter(|t| *t == "DELETE /api/session")
+                .count(),
+            1
+        );
+    }
+
+    /// list reads no state: no vim25 session is opened for it.
+    #[test]
+    fn a_list_opens_no_vim25_session() {
+        let (port, _rest) = api(|| {}, || {});
+        let (sdk, seen) = fake_sdk(|_, _| None);
+        let mut b = backend(port, sdk);
+        b.connect(false, soon()).unwrap();
+        assert_eq!(b.list(false, soon()).unwrap().len(), 1);
+        Backend::logout(&mut b, soon()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(crate::testing::methods(&seen).is_empty());
+    }
+
+    /// The Automation API refuses while the vim25 login is under way:
+    /// the refusal waits for that login and ends its session.
+    #[test]
+    fn a_refused_automation_api_login_ends_the_vim25_session_in_flight() {
+        let (port, rest) = rest_peer(|target| match target {
+            "POST /api/session" => (
+                "401 Unauthorized",
+                r#"{"error_type":"UNAUTHENTICATED","messages":[]}"#.into(),
+            ),
+            _ => ("404 Not Found", String::new()),
+        });
+        // vim25's Login answers only after the Automation API refused.
+        let (sdk, seen) = sdk_login_after_api_login(&rest);
+        let mut b = backend(port, sdk);
+        match b.connect(true, soon()) {
+            Err(BackendError::LoginRefused(m)) => assert!(m.contains("401"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let seen = seen.lock().unwrap().clone();
+        let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
+        assert_eq!(logouts.len(), 1, "{seen:?}");
+        assert_eq!(logouts[0].1.as_deref(), Some(COOKIE));
+    }
+
+    /// Each logout answers only once the other session's logout was
+    /// asked for: one after the other they would wait 3 s.
+    #[test]
+    fn both_sessions_end_at_once() {
+        let (sdk_logout_tx, sdk_logout_rx) = mpsc::channel::<()>();
+        let sdk_logout_rx = Mutex::new(sdk_logout_rx);
+        let (port, rest) = api(
+            || {},
+            move || {
+                let _ = sdk_logout_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(3));
+            },
+        );
+        let rest_for_sdk = Arc::clone(&rest);
+        let sdk_logout_tx = Mutex::new(sdk_logout_tx);
+        let (sdk, seen) = fake_sdk(move |m, _| {
+            (m == "Logout").then(|| {
+                let _ = sdk_logout_tx.lock().unwrap().send(());
+                let _ = heard_it(&rest_for_sdk, "DELETE /api/session");
+                crate::testing::logout_ok()
+            })
+        });
+        let mut b = backend(port, sdk);
+        b.connect(true, soon()).unwrap();
+        assert!(saw(&seen, "Login"));
+        b.open_vim25(soon()).unwrap();
+        let started = Instant::now();
+        Backend::logout(&mut b, Deadline::after(Duration::from_secs(5))).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "one logout waited for the other: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(count(&seen, "Logout"), 1);
+        assert!(heard(&rest).iter().any(|t| t == "DELETE /api/session"));
     }
 }

@@ -20,6 +20,9 @@ pub mod gate;
 pub mod query;
 pub mod vim25;
 
+#[cfg(test)]
+mod testing;
+
 pub use backend::{LoggedOut, RestBackend, SignalLogout};
 pub use client::{Api, LogoutHandle};
 pub use dialect::{ApiChoice, Dialect};

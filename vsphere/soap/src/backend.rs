@@ -9,7 +9,7 @@ use vsphere_core::{
     HostReading, Listed, Lookup, PowerOp, Started, TaskId, TaskState, VmId, VmPower, VmReading,
 };
 
-use crate::client::{self, Client, Wanted};
+use crate::client::{self, Client, Follow, Wanted};
 use crate::elem::{Elem, Moref};
 use crate::error::Error;
 use crate::fault::FaultKind;
@@ -119,6 +119,40 @@ pub struct NamedReading {
     /// Properties the server would not read (`missingSet`), each with its
     /// fault's type (`NoPermission`).
     pub unreadable: Vec<(String, String)>,
+    /// The host the VM names (`runtime.host`), read in the same request,
+    /// when the reply holds that host's object once with each property
+    /// once; `None` otherwise (a server that did not follow the VM to its
+    /// host, a VM on no host), and the caller reads the host itself.
+    pub host: Option<HostReading>,
+}
+
+/// What a read of a VM also reads of its host, in the same request.
+const HOST_OF_VM: Follow<'static> = Follow {
+    from: "VirtualMachine",
+    path: "runtime.host",
+    to: "HostSystem",
+    paths: &["name", "runtime.connectionState"],
+};
+
+/// Whether a fault to a read that follows a VM to its host says the
+/// server will not follow that path, rather than something about the VM.
+/// The vSphere API reference describes TraversalSpec.path only as the
+/// property that selects further objects, and says nothing of a nested
+/// one like `runtime.host`; govmomi's simulator follows it, and no
+/// vCenter was at hand to try. So a server that refuses it (these
+/// faults), or answers without the host's object, costs one more request,
+/// never a check: the host is then read on its own.
+fn refuses_to_follow(e: &Error) -> bool {
+    match e.fault_kind() {
+        Some(FaultKind::InvalidArgument) => true,
+        Some(FaultKind::Other(name)) => {
+            matches!(
+                name.as_str(),
+                "InvalidProperty" | "InvalidType" | "InvalidRequest"
+            )
+        }
+        _ => false,
+    }
 }
 
 pub struct SoapBackend {
@@ -127,6 +161,9 @@ pub struct SoapBackend {
     password: Secret,
     datacenter: Option<String>,
     scope: Option<Option<Scope>>,
+    /// Whether [`SoapBackend::read_named`] asks the server to follow the
+    /// VM to its host; no longer once the server refused it.
+    follow_host: bool,
 }
 
 impl SoapBackend {
@@ -146,6 +183,7 @@ impl SoapBackend {
             password,
             datacenter,
             scope: None,
+            follow_host: true,
         })
     }
 
@@ -161,7 +199,10 @@ impl SoapBackend {
     /// VM's name and what the server would not read, from the same
     /// request: for a caller that must make sure the VM is the one another
     /// API named, and say why a state is missing (fence_vmware_rest, whose
-    /// Automation API shares vim25's VM ids).
+    /// Automation API shares vim25's VM ids). The same request follows the
+    /// VM to its host and reads the host's state too
+    /// ([`NamedReading::host`]); a server that refuses that is asked for
+    /// the VM alone, then and for the rest of the session.
     pub fn read_named(
         &mut self,
         vm: &VmId,
@@ -170,21 +211,40 @@ impl SoapBackend {
         let vm_ref = vm_moref(vm);
         let mut paths = VM_READING_PATHS.to_vec();
         paths.push("name");
-        let objs = self
-            .client
-            .retrieve(
-                &[Wanted {
-                    obj: &vm_ref,
-                    paths: &paths,
-                }],
-                deadline,
-            )
-            .map_err(to_backend)?;
+        let wanted = [Wanted {
+            obj: &vm_ref,
+            paths: &paths,
+        }];
+        let follow = self.follow_host.then_some(&HOST_OF_VM);
+        let objs = match self.client.retrieve_following(&wanted, follow, deadline) {
+            Err(e) if follow.is_some() && refuses_to_follow(&e) => {
+                logging::debug(format!(
+                    "The server does not follow a VM to its host in one read ({}); reading \
+                     the host on its own",
+                    e.describe()
+                ));
+                self.follow_host = false;
+                self.client.retrieve(&wanted, deadline)
+            }
+            other => other,
+        }
+        .map_err(to_backend)?;
         let vm_obj = object_of(&objs, &vm_ref)?;
+        let reading = parse::vm_reading(vm_obj, None);
+        // Only the object of the host the VM names counts, and only when
+        // it is there once with each property once: anything else is no
+        // reading of that host, which the caller then asks for itself.
+        let host = reading.host.as_ref().and_then(|h| {
+            find_object(&objs, &Moref::new("HostSystem", &h.0))
+                .ok()
+                .flatten()
+                .map(parse::host_reading)
+        });
         Ok(NamedReading {
-            reading: parse::vm_reading(vm_obj, None),
             name: vm_obj.text("name").map(str::to_string),
             unreadable: vm_obj.missing.clone(),
+            host,
+            reading,
         })
     }
 
@@ -742,6 +802,151 @@ mod tests {
         match backend(&host("host-99", "connected")).read_host(&h21, soon()) {
             Err(BackendError::NotFound(m)) => assert!(m.contains("host-21"), "{m}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Answers RetrieveServiceContent, then each RetrievePropertiesEx with
+    /// `answer(body)`: the objects of the reply, or a fault's type.
+    type Answer = Box<dyn Fn(&str) -> Result<String, &'static str> + Send + Sync>;
+
+    struct Recorded {
+        answer: Answer,
+        asked: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl HttpPost for Recorded {
+        fn post(&self, r: &HttpRequest<'_>, d: Deadline) -> Result<HttpReply, Error> {
+            if r.what == "RetrieveServiceContent" {
+                return Scripted(String::new()).post(r, d);
+            }
+            if let Ok(mut a) = self.asked.lock() {
+                a.push(r.body.to_string());
+            }
+            let (status, body) = match (self.answer)(r.body) {
+                Ok(objects) => (
+                    200,
+                    format!(
+                        r#"<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>{objects}</returnval></RetrievePropertiesExResponse>"#
+                    ),
+                ),
+                Err(kind) => (
+                    500,
+                    format!(
+                        r#"<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>refused</faultstring><detail><{kind}Fault xmlns="urn:vim25" xsi:type="{kind}"></{kind}Fault></detail></soapenv:Fault>"#
+                    ),
+                ),
+            };
+            Ok(HttpReply {
+                status,
+                body: format!(
+                    r#"<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
+                ),
+                set_cookies: Vec::new(),
+            })
+        }
+
+        fn url(&self) -> &str {
+            "https://127.0.0.1/sdk"
+        }
+    }
+
+    fn recorded(
+        answer: impl Fn(&str) -> Result<String, &'static str> + Send + Sync + 'static,
+    ) -> (SoapBackend, Arc<Recorded>) {
+        let http = Arc::new(Recorded {
+            answer: Box::new(answer),
+            asked: std::sync::Mutex::new(Vec::new()),
+        });
+        let b = SoapBackend::open(
+            http.clone(),
+            "fence",
+            Secret::new("pw".into()),
+            None,
+            soon(),
+        )
+        .unwrap();
+        (b, http)
+    }
+
+    /// vm-42, connected and on, on host-21.
+    fn vm_on_host() -> String {
+        vm("poweredOn").replace(
+            "</objects>",
+            r#"<propSet><name>runtime.host</name><val type="HostSystem">host-21</val></propSet></objects>"#,
+        )
+    }
+
+    fn follows(body: &str) -> bool {
+        body.contains(r#"<selectSet xsi:type="TraversalSpec"><type>VirtualMachine</type><path>runtime.host</path><skip>false</skip></selectSet>"#)
+            && body.contains("<propSet><type>HostSystem</type><pathSet>name</pathSet><pathSet>runtime.connectionState</pathSet></propSet>")
+    }
+
+    #[test]
+    fn a_read_follows_the_vm_to_its_host_in_the_same_request() {
+        let vm42 = VmId("vm-42".into());
+        let (mut b, http) = recorded(|_| {
+            Ok(format!(
+                "{}{}{}",
+                host("host-99", "connected"),
+                vm_on_host(),
+                host("host-21", "notResponding")
+            ))
+        });
+        let r = b.read_named(&vm42, soon()).unwrap();
+        assert_eq!(r.reading.host, Some(HostId("host-21".into())));
+        assert_eq!(
+            r.host.map(|h| h.connection),
+            Some(Connection::NotResponding),
+            "the VM's own host, not the first one"
+        );
+        let asked = http.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1);
+        assert!(follows(&asked[0]), "{}", asked[0]);
+        // Its host twice, or no host of its own, is no reading of it.
+        for objects in [
+            format!(
+                "{}{}{}",
+                vm_on_host(),
+                host("host-21", "connected"),
+                host("host-21", "connected")
+            ),
+            format!("{}{}", vm_on_host(), host("host-99", "connected")),
+            vm_on_host(),
+        ] {
+            let (mut b, _) = recorded(move |_| Ok(objects.clone()));
+            let r = b.read_named(&vm42, soon()).unwrap();
+            assert_eq!(r.reading.connection, Connection::Connected);
+            assert_eq!(r.host, None);
+        }
+    }
+
+    /// A server that will not follow the path is asked for the VM alone,
+    /// at once and for the rest of the session; any other fault is the
+    /// read's.
+    #[test]
+    fn a_server_that_will_not_follow_is_asked_for_the_vm_alone() {
+        let vm42 = VmId("vm-42".into());
+        for kind in ["InvalidProperty", "InvalidArgument", "InvalidType"] {
+            let (mut b, http) = recorded(move |body| {
+                if follows(body) {
+                    Err(kind)
+                } else {
+                    Ok(vm_on_host())
+                }
+            });
+            for _ in 0..2 {
+                let r = b.read_named(&vm42, soon()).unwrap();
+                assert_eq!(r.reading.power, VmPower::PoweredOn);
+                assert_eq!(r.host, None);
+            }
+            let asked = http.asked.lock().unwrap().clone();
+            let followed: Vec<bool> = asked.iter().map(|a| follows(a)).collect();
+            assert_eq!(followed, [true, false, false], "{kind}");
+        }
+        for kind in ["NoPermission", "ManagedObjectNotFound", "SystemError"] {
+            let (mut b, http) = recorded(move |_| Err(kind));
+            assert!(b.read_named(&vm42, soon()).is_err(), "{kind}");
+            assert_eq!(http.asked.lock().unwrap().len(), 1, "{kind}: asked again");
         }
     }
 }

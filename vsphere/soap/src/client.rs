@@ -31,6 +31,17 @@ pub struct Wanted<'a> {
     pub paths: &'a [&'a str],
 }
 
+/// A reference the PropertyCollector follows from each object of a
+/// [`Client::retrieve_following`] call of kind `from` (a TraversalSpec
+/// along its property `path`), and what to read of the object it leads
+/// to (of kind `to`).
+pub struct Follow<'a> {
+    pub from: &'a str,
+    pub path: &'a str,
+    pub to: &'a str,
+    pub paths: &'a [&'a str],
+}
+
 pub struct Client {
     pub transport: Transport,
     pub sc: ServiceContent,
@@ -197,6 +208,18 @@ impl Client {
         wanted: &[Wanted<'_>],
         deadline: Deadline,
     ) -> Result<Vec<ObjectContent>, Error> {
+        self.retrieve_following(wanted, None, deadline)
+    }
+
+    /// [`Client::retrieve`], and with `follow`, in the same call, the
+    /// object each wanted one of its kind refers to (a VM's host through
+    /// `runtime.host`): one round trip where two would follow each other.
+    pub fn retrieve_following(
+        &self,
+        wanted: &[Wanted<'_>],
+        follow: Option<&Follow<'_>>,
+        deadline: Deadline,
+    ) -> Result<Vec<ObjectContent>, Error> {
         let mut r = Request::new("RetrievePropertiesEx", &self.sc.property_collector);
         r.open("specSet", None);
         let mut kinds: Vec<&str> = Vec::new();
@@ -207,21 +230,39 @@ impl Client {
             kinds.push(&w.obj.kind);
             r.open("propSet", None).text("type", &w.obj.kind);
             let mut seen: Vec<&str> = Vec::new();
-            for x in wanted.iter().filter(|x| x.obj.kind == w.obj.kind) {
-                for p in x.paths {
-                    if !seen.contains(p) {
-                        seen.push(p);
-                        r.text("pathSet", p);
-                    }
+            let also = follow.filter(|f| f.to == w.obj.kind).map(|f| f.paths);
+            let paths = wanted
+                .iter()
+                .filter(|x| x.obj.kind == w.obj.kind)
+                .flat_map(|x| x.paths.iter())
+                .chain(also.into_iter().flatten());
+            for p in paths {
+                if !seen.contains(p) {
+                    seen.push(p);
+                    r.text("pathSet", p);
                 }
+            }
+            r.close();
+        }
+        if let Some(f) = follow.filter(|f| !kinds.contains(&f.to)) {
+            r.open("propSet", None).text("type", f.to);
+            for p in f.paths {
+                r.text("pathSet", p);
             }
             r.close();
         }
         for w in wanted {
             r.open("objectSet", None)
                 .moref("obj", w.obj)
-                .text("skip", "false")
-                .close();
+                .text("skip", "false");
+            if let Some(f) = follow.filter(|f| f.from == w.obj.kind) {
+                r.open("selectSet", Some("TraversalSpec"))
+                    .text("type", f.from)
+                    .text("path", f.path)
+                    .text("skip", "false")
+                    .close();
+            }
+            r.close();
         }
         r.close();
         r.open("options", None).close();
