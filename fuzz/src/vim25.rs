@@ -11,8 +11,9 @@
 //! must hold: when the reply holds vm-42 once, with each property once,
 //! the reading is exactly that VM's, its name as stored (trimmed), and a
 //! property in `missingSet` is reported unreadable and never guessed;
-//! otherwise the read is refused. The VM's host reads from its own
-//! object, there once with each property once, or not at all.
+//! otherwise the read is refused. The VM's host, read with it or on its
+//! own, reads from its own object, there once with each property once, or
+//! not at all.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -211,6 +212,22 @@ fn objects_in(reply: &str, obj: &Moref) -> Option<Vec<ObjectContent>> {
     )
 }
 
+/// The host read in the same request is the object of the host the VM
+/// names, there once with each property once, or nothing: never another
+/// host's state, never a guess.
+fn check_followed_host(got: &NamedReading, reply: &str) {
+    let want = got.reading.host.as_ref().and_then(|h| {
+        match objects_in(reply, &Moref::new("HostSystem", &h.0))?.as_slice() {
+            [one] if once_each(one) => Some(host_reading(one)),
+            _ => None,
+        }
+    });
+    assert_eq!(
+        got.host, want,
+        "the host read with the VM is not its own host's object"
+    );
+}
+
 fn once_each(o: &ObjectContent) -> bool {
     let mut names: Vec<&str> = o.props.iter().map(|(n, _)| n.as_str()).collect();
     names.extend(o.missing.iter().map(|(p, _)| p.as_str()));
@@ -296,7 +313,8 @@ pub fn read_named(data: &[u8]) {
     let vm42 = Moref::new("VirtualMachine", "vm-42");
     match (got, objects_in(&reply, &vm42)) {
         (Ok(got), Some(found)) if matches!(found.as_slice(), [one] if once_each(one)) => {
-            planted.check(&got)
+            planted.check(&got);
+            check_followed_host(&got, &reply);
         }
         (Ok(got), found) => panic!("{got:?} read from vm-42's objects {found:?}"),
         (Err(e), Some(found)) if matches!(found.as_slice(), [one] if once_each(one)) => {
