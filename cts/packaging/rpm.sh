@@ -19,39 +19,39 @@ SRPM=target/rpmbuild/SRPMS/$DIST-1.src.rpm
 
 # ------------------------------------------------------------ build
 rm -f "$TARBALL" "$RPM" "$SRPM"
-timed make-dist make --no-print-directory dist || abort "make dist" "$(tail -3 "$PKG_TMP/make-dist.log")"
-ok "make dist writes $TARBALL"
-tar -tzf "$TARBALL" >"$PKG_TMP/tarball.list"
+timed make-dist make --no-print-directory dist || abort "make dist" "$(tail -3 "$CTS_TMP/make-dist.log")"
+pass "make dist writes $TARBALL"
+tar -tzf "$TARBALL" >"$CTS_TMP/tarball.list"
 for f in Cargo.lock .cargo/config.toml fence-vmware-rs.spec packaging/agents vendor/libc-; do
-    grep -q "^$DIST/$f" "$PKG_TMP/tarball.list" && ok "the tarball holds $f" || bad "the tarball holds $f"
+    grep -q "^$DIST/$f" "$CTS_TMP/tarball.list" && pass "the tarball holds $f" || fail "the tarball holds $f"
 done
 tar -xzOf "$TARBALL" "$DIST/.cargo/config.toml" | grep -q '^directory = "vendor"$' &&
-    ok "the tarball's cargo config points at its vendor directory" ||
-    bad "the tarball's cargo config points at its vendor directory"
+    pass "the tarball's cargo config points at its vendor directory" ||
+    fail "the tarball's cargo config points at its vendor directory"
 same "the spec in the tarball has Cargo.toml's version" "Version:        $VERSION" \
     "$(tar -xzOf "$TARBALL" "$DIST/fence-vmware-rs.spec" | grep '^Version:')"
 
 # rpmbuild in a network namespace of its own, with an empty CARGO_HOME: it
 # can only build from what the tarball carries. (make rpm runs make dist
 # again: it is up to date and needs no network either.)
-EMPTY_CARGO_HOME=$PKG_TMP/cargo-home
+EMPTY_CARGO_HOME=$CTS_TMP/cargo-home
 mkdir -p "$EMPTY_CARGO_HOME"
 if timed make-rpm env CARGO_HOME="$EMPTY_CARGO_HOME" unshare --net make --no-print-directory rpm; then
-    ok "make rpm builds offline (no network, empty CARGO_HOME)"
+    pass "make rpm builds offline (no network, empty CARGO_HOME)"
 else
-    abort "make rpm builds offline (no network, empty CARGO_HOME)" "$(tail -3 "$PKG_TMP/make-rpm.log")"
+    abort "make rpm builds offline (no network, empty CARGO_HOME)" "$(tail -3 "$CTS_TMP/make-rpm.log")"
 fi
-grep -q -- '--offline --frozen' "$PKG_TMP/make-rpm.log" &&
-    ok "the spec builds with cargo --offline --frozen" || bad "the spec builds with cargo --offline --frozen"
-[ -f "$RPM" ] && [ -f "$SRPM" ] && ok "rpmbuild writes $RPM and the source RPM" || abort "rpmbuild writes $RPM and the source RPM"
+grep -q -- '--offline --frozen' "$CTS_TMP/make-rpm.log" &&
+    pass "the spec builds with cargo --offline --frozen" || fail "the spec builds with cargo --offline --frozen"
+[ -f "$RPM" ] && [ -f "$SRPM" ] && pass "rpmbuild writes $RPM and the source RPM" || abort "rpmbuild writes $RPM and the source RPM"
 
 # ------------------------------------------------------------ rpmlint
-rpmlint -c packaging/rpm/rpmlint.toml "$RPM" "$SRPM" >"$PKG_TMP/rpmlint.out" 2>&1
+rpmlint -c packaging/rpm/rpmlint.toml "$RPM" "$SRPM" >"$CTS_TMP/rpmlint.out" 2>&1
 rpmlint_rc=$?
-if [ "$rpmlint_rc" = 0 ] && grep -q ' 0 errors, 0 warnings' "$PKG_TMP/rpmlint.out"; then
-    ok "rpmlint reports no error and no warning"
+if [ "$rpmlint_rc" = 0 ] && grep -q ' 0 errors, 0 warnings' "$CTS_TMP/rpmlint.out"; then
+    pass "rpmlint reports no error and no warning"
 else
-    bad "rpmlint reports no error and no warning" "exit $rpmlint_rc: $(grep -E ': (E|W): |errors' "$PKG_TMP/rpmlint.out" | head -4 | tr '\n' ' ')"
+    fail "rpmlint reports no error and no warning" "exit $rpmlint_rc: $(grep -E ': (E|W): |errors' "$CTS_TMP/rpmlint.out" | head -4 | tr '\n' ' ')"
 fi
 
 # ------------------------------------------------------------ rpm -qp
@@ -83,20 +83,20 @@ same "vmware-vbmc's unit is the tree's, mode 0644" "$(sha256sum <vmware-vbmc/vmw
 
 # Requires: exactly what rpm's own ELF dependency generator finds in the
 # packaged binaries (plus rpmlib features), nothing written by hand.
-EX=$PKG_TMP/extracted
+EX=$CTS_TMP/extracted
 mkdir -p "$EX" && (cd "$EX" && rpm2cpio "$TOP/$RPM" | cpio -idm --quiet)
 computed=$(for bin in $(agents binaries); do /usr/lib/rpm/elfdeps --requires "$EX/usr/sbin/$bin"; done | sorted_words)
 same "Requires is what elfdeps computes from the binaries" "$computed" \
     "$(qp --requires | grep -v '^rpmlib(' | sorted_words)"
 case " $computed " in
-    *" libssl.so.3()(64bit) "*) ok "Requires names libssl (libssh2, under fence_vmware_esxi, links OpenSSL)" ;;
-    *) bad "Requires names libssl (libssh2, under fence_vmware_esxi, links OpenSSL)" "$computed" ;;
+    *" libssl.so.3()(64bit) "*) pass "Requires names libssl (libssh2, under fence_vmware_esxi, links OpenSSL)" ;;
+    *) fail "Requires names libssl (libssh2, under fence_vmware_esxi, links OpenSSL)" "$computed" ;;
 esac
 for bin in $(agents binaries); do
     case $(file -b "$EX/usr/sbin/$bin") in
-        *"not stripped"*) bad "$bin is stripped" ;;
-        *ELF*stripped*) ok "$bin is stripped" ;;
-        *) bad "$bin is stripped" "$(file -b "$EX/usr/sbin/$bin")" ;;
+        *"not stripped"*) fail "$bin is stripped" ;;
+        *ELF*stripped*) pass "$bin is stripped" ;;
+        *) fail "$bin is stripped" "$(file -b "$EX/usr/sbin/$bin")" ;;
     esac
 done
 
@@ -111,17 +111,17 @@ same "Obsoletes, versioned below our Provides" "$(agents rpm | sed "s/\$/ < $EVR
 same "%changelog: the newest entry is this version" "- $EVR" "$(qp --changelog | head -1 | sed 's/.*> //')"
 
 # Adding fence_vmware_rest is one line of packaging/agents: its tags follow.
-sed 's/^# \(fence_vmware_rest .*\)/\1/' packaging/agents >"$PKG_TMP/agents-with-rest"
+sed 's/^# \(fence_vmware_rest .*\)/\1/' packaging/agents >"$CTS_TMP/agents-with-rest"
 packaging/rpm/make-spec.sh "$VERSION" packaging/rpm/fence-vmware-rs.spec.in packaging/debian/changelog \
-    "$PKG_TMP/agents-with-rest" >"$PKG_TMP/rest.spec"
+    "$CTS_TMP/agents-with-rest" >"$CTS_TMP/rest.spec"
 for tag in "Conflicts:      fence-agents-vmware-rest" "Provides:       fence-agents-vmware-rest = " \
     "Obsoletes:      fence-agents-vmware-rest < "; do
-    grep -q "^$tag" "$PKG_TMP/rest.spec" && ok "one more line in packaging/agents: $tag" ||
-        bad "one more line in packaging/agents: $tag"
+    grep -q "^$tag" "$CTS_TMP/rest.spec" && pass "one more line in packaging/agents: $tag" ||
+        fail "one more line in packaging/agents: $tag"
 done
 
 # ------------------------------------------------------------ installed into an empty root
-IROOT=$PKG_TMP/installroot
+IROOT=$CTS_TMP/installroot
 mkdir -p "$IROOT"
 check "rpm --root DIR --nodeps -i installs the package" rpm --root "$IROOT" --nodeps -i "$RPM"
 for bin in $(agents binaries); do
@@ -130,7 +130,7 @@ done
 for link in $(agents links); do
     name=${link%%:*}
     "$IROOT/usr/sbin/$name" -o metadata 2>/dev/null | grep -q "<resource-agent name=\"$name\"" &&
-        ok "installed: $name (a symlink) answers to its own name" || bad "installed: $name (a symlink) answers to its own name"
+        pass "installed: $name (a symlink) answers to its own name" || fail "installed: $name (a symlink) answers to its own name"
 done
 for name in $(agents names); do
     check_man_version "$IROOT/usr/share/man/man8/$name.8.gz" "$name" "installed: "
@@ -149,7 +149,7 @@ same "removed: /usr/sbin is empty" "" "$(ls -A "$IROOT/usr/sbin" 2>/dev/null)"
 if ! command -v dnf >/dev/null || ! command -v createrepo_c >/dev/null; then
     abort "dnf and createrepo_c are installed (cts/install-deps.sh)"
 fi
-SW=$PKG_TMP/swap
+SW=$CTS_TMP/swap
 mkdir -p "$SW/base" "$SW/ours" "$SW/specs"
 standin() { # NAME VERSION [PREAMBLE] [FILES]: build a stand-in noarch RPM into $SW/base
     cat >"$SW/specs/$1.spec" <<SPEC
@@ -227,7 +227,7 @@ same "zypper: fence-agents-all brings fence-agents-vmware-soap" "$(sorted_words 
 zyp install fence-vmware-rs
 same "zypper install --non-interactive changes nothing (Conflicts)" "$(sorted_words <<<"$THEIRS")" "$(installed)"
 grep -q "Solution 1: deinstallation of fence-agents-vmware-soap" "$SW/zypper.log" &&
-    ok "... and proposes removing fence-agents-vmware-soap" || bad "... and proposes removing fence-agents-vmware-soap"
+    pass "... and proposes removing fence-agents-vmware-soap" || fail "... and proposes removing fence-agents-vmware-soap"
 zyp install --force-resolution fence-vmware-rs
 same "zypper install --force-resolution fence-vmware-rs" "$(sorted_words <<<"$OURS")" "$(installed)"
 zyp install --force-resolution fence-agents-vmware-soap
