@@ -37,11 +37,7 @@ USER_=fenceuser
 PLUG=node10
 PLUG_PATH=/DC0/vm/node10
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-need() { command -v "$1" >/dev/null 2>&1 || die "missing: $1 ($2)"; }
+. "$here/lib.sh"
 need hyperfine "apt-get install hyperfine"
 need jq "apt-get install jq"
 need cargo "rustup"
@@ -55,18 +51,7 @@ need dpkg-divert "dpkg"
     die "missing: python3-suds python3-requests python3-pycurl (apt-get install fence-agents)"
 [ -s /etc/ssl/certs/ca-certificates.crt ] || die "missing: /etc/ssl/certs/ca-certificates.crt (apt-get install ca-certificates)"
 
-W=$(mktemp -d /tmp/fence-bench.XXXXXX)
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '\n== %s\n' "$*" >&2; }
+scratch fence-bench
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_START=$(load)
 STARTED=$(date -u +%Y-%m-%dT%H:%MZ)

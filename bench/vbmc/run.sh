@@ -32,7 +32,7 @@ cd "$root"
 RESULTS=${RESULTS:-$root/bench/results/vbmc}
 VENV=$root/target/bench/vbmc4vsphere
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "missing: $1 ($2)" >&2; exit 1; }; }
+. "$root/bench/lib.sh"
 
 if [ -z "${VBMC_BENCH_INSIDE:-}" ]; then
     [ "$(id -u)" = 0 ] || { echo "bench/vbmc/run.sh needs root (unshare --net, port 443)" >&2; exit 1; }
@@ -58,18 +58,7 @@ fi
 
 # ------------------------------------------------------------ in the namespace
 ip link set lo up
-W=$(mktemp -d /tmp/vbmc-bench.XXXXXX)
-chmod 700 "$W"
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { printf '\n== %s\n' "$*" >&2; }
+scratch vbmc-bench
 # what_it_said: the first line the last command printed on stdout, or else
 # its first line on stderr that is not Python 3.11's warning about fence_ipmilan
 # importing `pipes`.
