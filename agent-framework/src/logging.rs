@@ -35,7 +35,7 @@ struct Sinks {
     /// Highest level written to stderr and syslog.
     threshold: Level,
     stderr: bool,
-    syslog: Option<syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>>,
+    syslog: Syslog,
     debug_file: Option<File>,
     /// The debug file records debug detail even when stderr does not.
     debug_file_threshold: Level,
@@ -44,7 +44,7 @@ struct Sinks {
 static SINKS: Mutex<Sinks> = Mutex::new(Sinks {
     threshold: Level::Warning,
     stderr: true,
-    syslog: None,
+    syslog: Syslog::Off,
     debug_file: None,
     debug_file_threshold: Level::Debug,
 });
@@ -74,18 +74,44 @@ pub(crate) fn set_quiet(quiet: bool) {
     sinks().stderr = !quiet;
 }
 
-/// Start logging to syslog; failure (no /dev/log in a container) is not an
-/// error for a fence agent, it only loses that sink.
-pub(crate) fn open_syslog(ident: &str) {
-    let formatter = syslog::Formatter3164 {
-        facility: syslog::Facility::LOG_DAEMON,
-        hostname: None,
-        process: ident.to_string(),
-        pid: std::process::id(),
-    };
-    if let Ok(logger) = syslog::unix(formatter) {
-        sinks().syslog = Some(logger);
+type SyslogLogger = syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>;
+
+/// The syslog sink. The socket is opened by the first line that goes to
+/// syslog: most runs (a status, a monitor that succeeds) write none, and
+/// finding the socket is three connects a run need not pay for.
+enum Syslog {
+    Off,
+    Wanted(String),
+    Open(SyslogLogger),
+    /// Opening failed (no /dev/log in a container): not an error for a
+    /// fence agent, it only loses that sink.
+    Unavailable,
+}
+
+impl Syslog {
+    fn logger(&mut self) -> Option<&mut SyslogLogger> {
+        if let Syslog::Wanted(ident) = self {
+            let formatter = syslog::Formatter3164 {
+                facility: syslog::Facility::LOG_DAEMON,
+                hostname: None,
+                process: std::mem::take(ident),
+                pid: std::process::id(),
+            };
+            *self = match syslog::unix(formatter) {
+                Ok(logger) => Syslog::Open(logger),
+                Err(_) => Syslog::Unavailable,
+            };
+        }
+        match self {
+            Syslog::Open(logger) => Some(logger),
+            _ => None,
+        }
     }
+}
+
+/// Log to syslog from now on, as `ident`.
+pub(crate) fn open_syslog(ident: &str) {
+    sinks().syslog = Syslog::Wanted(ident.to_string());
 }
 
 /// Opens `debug_file` for appending, as fence-agents does, but safely:
@@ -195,7 +221,7 @@ pub fn log(level: Level, message: &str) {
             }
         }
         if level <= s.threshold && level <= Level::Info {
-            if let Some(sl) = s.syslog.as_mut() {
+            if let Some(sl) = s.syslog.logger() {
                 let _ = match level {
                     Level::Error => sl.err(line),
                     Level::Warning => sl.warning(line),
