@@ -19,6 +19,9 @@
 #   every command of the group, merged (hfi below).
 #
 #   bench/run.sh            # about 10 minutes on 2 cores
+#   BEFORE=old/fence_vmware bench/run.sh
+#                           # section 1 also runs that build of ours (a
+#                           # "before /api" row), in the same rounds
 #
 # Writes bench/results/*.json|*.md (hyperfine exports) and
 # bench/results/summary.md, and prints the summary; RESULTS=dir writes
@@ -74,6 +77,12 @@ done
 FV=$W/rs/fence_vmware
 RS_SOAP=$W/rs/fence_vmware_soap
 RS_REST=$W/rs/fence_vmware_rest
+# Another build, to compare a change in the same rounds (section 1).
+if [ -n "${BEFORE:-}" ]; then
+    [ -x "$BEFORE" ] || die "BEFORE=$BEFORE is not an executable"
+    mkdir -p "$W/before"
+    ln -s "$(readlink -f "$BEFORE")" "$W/before/fence_vmware_rest"
+fi
 
 # fence-agents' scripts. While our Debian package is installed (other test
 # suites install and remove it) it diverts them to *.fence-agents; ask dpkg
@@ -285,18 +294,24 @@ ROUND_OPTS="--warmup 2 --min-runs 20 --max-runs 100"
 # "ours /api list" is no status: it is what the same process costs with
 # the Automation API alone (a list opens no vim25 session), three requests
 # on one connection like Python's status, to show what vim25 adds.
+# before ARGS...: the BEFORE build's row, when there is one.
+before() { [ -z "${BEFORE:-}" ] || printf '%s\n' "before /api" "$W/before/fence_vmware_rest $*"; }
+mapfile -t BEFORE_ROW < <(before "$(login "$HTTP")" --notls --api-path=/api "$STATUS")
 hfi rest-status-http 5 "$ROUND_OPTS" - \
     "python /rest" "$REST_PY_HTTP $STATUS" \
     "ours /api" "$REST_API_HTTP $STATUS" \
     "ours /rest" "$REST_REST_HTTP $STATUS" \
-    "ours /api list" "$REST_API_HTTP -o list"
+    "ours /api list" "$REST_API_HTTP -o list" \
+    "${BEFORE_ROW[@]}"
 for s in ecdsa rsa; do
     rest_tls "$(sim_port $s)"
+    mapfile -t BEFORE_ROW < <(before "$(login "$(sim_port $s)")" --ssl-insecure --api-path=/api "$STATUS")
     hfi "rest-status-https-$s" 5 "$ROUND_OPTS" - \
         "python /rest" "$REST_PY_TLS $STATUS" \
         "ours /api" "$REST_API_TLS $STATUS" \
         "ours /rest" "$REST_REST_TLS $STATUS" \
-        "ours /api list" "$REST_API_TLS -o list"
+        "ours /api list" "$REST_API_TLS -o list" \
+        "${BEFORE_ROW[@]}"
 done
 
 # 2. fence_vmware over HTTP and HTTPS, straight to the simulators. All
@@ -496,6 +511,13 @@ for t in http https-ecdsa https-rsa; do
     done
     REST_ROWS+=("| $t | $(ms "$f" "python /rest") | $(ms "$f" "ours /api") | $(ms "$f" "ours /rest") | $(ratios "$f" "python /rest" "ours /api") | $(ratios "$f" "python /rest" "ours /rest") | $(cpu_ms "$f" "python /rest") / $(cpu_ms "$f" "ours /api") / $(cpu_ms "$f" "ours /rest") | $(ms "$f" "ours /api list") | $(ratios "$f" "python /rest" "ours /api list") |")
 done
+declare -a BEFORE_ROWS=()
+if [ -n "${BEFORE:-}" ]; then
+    for t in http https-ecdsa https-rsa; do
+        f=rest-status-$t
+        BEFORE_ROWS+=("| $t | $(ms "$f" "before /api") | $(ms "$f" "ours /api") | $(ratios "$f" "python /rest" "before /api") | $(ratios "$f" "python /rest" "ours /api") | $(cpu_ms "$f" "before /api") / $(cpu_ms "$f" "ours /api") |")
+    done
+fi
 MIN_REST_MEDIAN=$(lowest "${REST_MEDIAN_RATIOS[@]}")
 MIN_REST_MEAN=$(lowest "${REST_MEAN_RATIOS[@]}")
 
@@ -542,6 +564,14 @@ MAX_RSS=$(printf '%s\n' "${RSS[@]}" | awk -F' \\| ' -v n="$VMS5K" '$1 ~ /fence_v
     echo
     echo "Lowest ratio of the status runs: ${MIN_REST_MEDIAN}× on medians, ${MIN_REST_MEAN}× on means (promise: at least 20×): on medians $(verdict "$MIN_REST_MEDIAN >= 20"), on means $(verdict "$MIN_REST_MEAN >= 20")."
     echo
+    if [ -n "${BEFORE:-}" ]; then
+        echo "### The BEFORE build ($BEFORE) in the same rounds, status on /api"
+        echo
+        echo "| transport | before ms | ours ms | python / before | python / ours | CPU ms, before / ours |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        printf '%s\n' "${BEFORE_ROWS[@]}"
+        echo
+    fi
     echo "## 2. fence_vmware status, HTTPS vs HTTP ($VMS VMs, straight to the simulators)"
     echo
     echo "| transport | wall ms, median (mean ± σ) | wall − HTTP ms, median (mean) | CPU ms (user+sys, mean) | CPU − HTTP ms | runs |"
