@@ -676,7 +676,8 @@ mod tests {
 
     use crate::dialect::Dialect;
     use crate::testing::{
-        count, fake_sdk, heard, heard_it, login_ok, rest_peer, saw, soon, Heard, Seen, COOKIE,
+        assert_one_logout_of_the_session, count, fake_sdk, heard, heard_it, login_ok, rest_peer,
+        saw, soon, Heard, Seen,
     };
 
     /// A backend on the Automation API at `port` (/api) and the vim25
@@ -822,10 +823,7 @@ mod tests {
             Err(BackendError::LoginRefused(m)) => assert!(m.contains("401"), "{m}"),
             other => panic!("{other:?}"),
         }
-        let seen = seen.lock().unwrap().clone();
-        let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
-        assert_eq!(logouts.len(), 1, "{seen:?}");
-        assert_eq!(logouts[0].1.as_deref(), Some(COOKIE));
+        assert_one_logout_of_the_session(&seen);
     }
 
     /// Each logout answers only once the other session's logout was

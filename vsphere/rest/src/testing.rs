@@ -164,6 +164,15 @@ pub fn count(seen: &Seen, method: &str) -> usize {
     methods(seen).iter().filter(|m| *m == method).count()
 }
 
+/// The fake saw one Logout exactly, and it carried the session's cookie:
+/// the session was ended once, and it was that session.
+pub fn assert_one_logout_of_the_session(seen: &Seen) {
+    let seen = seen.lock().unwrap().clone();
+    let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
+    assert_eq!(logouts.len(), 1, "{seen:?}");
+    assert_eq!(logouts[0].1.as_deref(), Some(COOKIE), "{seen:?}");
+}
+
 /// Waits (5 s at most) until the fake has seen `method`; whether it did.
 pub fn saw(seen: &Seen, method: &str) -> bool {
     let until = Deadline::after(Duration::from_secs(5));

@@ -530,8 +530,8 @@ mod tests {
     use vsphere_soap::{Endpoint, Family, SdkHttp, TlsPolicy};
 
     use crate::testing::{
-        count, fake, fault, host_object, login_ok, methods, objects, saw, service_content, soon,
-        vcenter, vm_object, COOKIE,
+        assert_one_logout_of_the_session, count, fake, fault, host_object, login_ok, methods,
+        objects, saw, service_content, soon, vcenter, vm_object,
     };
 
     fn vm42() -> VmId {
@@ -563,10 +563,7 @@ mod tests {
         assert_eq!(methods(&seen).len(), 4);
         vim.logout(soon()).unwrap();
         vim.logout(soon()).unwrap();
-        let seen = seen.lock().unwrap().clone();
-        let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
-        assert_eq!(logouts.len(), 1);
-        assert_eq!(logouts[0].1.as_deref(), Some(COOKIE));
+        assert_one_logout_of_the_session(&seen);
         assert!(
             vim.read(&vm42(), "node1", soon()).is_err(),
             "no login after the logout"
@@ -832,12 +829,8 @@ mod tests {
         let (_, mut vim) = reader.join().unwrap();
         assert!(vim.read(&vm42(), "node1", soon()).is_err());
         assert!(!vim.is_open());
-        let seen = seen.lock().unwrap().clone();
-        let logins = seen.iter().filter(|(m, _)| m == "Login").count();
-        let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
-        assert_eq!(logins, 1, "{seen:?}");
-        assert_eq!(logouts.len(), 1, "{seen:?}");
-        assert_eq!(logouts[0].1.as_deref(), Some(COOKIE));
+        assert_eq!(count(&seen, "Login"), 1, "{seen:?}");
+        assert_one_logout_of_the_session(&seen);
     }
 
     /// A vCenter whose Login answers only once the test says so.
@@ -898,10 +891,7 @@ mod tests {
         vim.logout(Deadline::after(Duration::from_millis(50)))
             .unwrap();
         releaser.join().unwrap();
-        let seen = seen.lock().unwrap().clone();
-        let logouts: Vec<_> = seen.iter().filter(|(m, _)| m == "Logout").collect();
-        assert_eq!(logouts.len(), 1, "{seen:?}");
-        assert_eq!(logouts[0].1.as_deref(), Some(COOKIE));
+        assert_one_logout_of_the_session(&seen);
         assert!(
             vim.read(&vm42(), "node1", soon()).is_err(),
             "no login after"
